@@ -1,0 +1,1 @@
+"""msgflux: one small, fast, typed API for every chat-completion LLM."""
