@@ -16,7 +16,13 @@ import tenacity
 
 from msgflux.errors import ProviderConnectionError, ProviderError, RequestTimeoutError
 
-__all__ = ["DEFAULT_RETRY", "acall_with_retry", "call_with_retry", "is_retryable"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "acall_with_retry",
+    "call_with_retry",
+    "is_retryable",
+    "parse_retry_after",
+]
 
 T = TypeVar("T")
 
@@ -123,3 +129,33 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
         )
         return await policy(send, *args)
     return await tenacity.AsyncRetrying(**_kwargs(policy))(send, *args)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP-date)."""
+    if not headers:
+        return None
+    lowered = {name.lower(): value for name, value in headers.items()}
+    milliseconds = lowered.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(float(milliseconds) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)

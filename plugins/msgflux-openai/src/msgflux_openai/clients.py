@@ -1,0 +1,256 @@
+"""Transport clients for OpenAI-compatible providers.
+
+``transport="sdk"`` uses the official ``openai`` package (imported here, when the first
+model that needs it is created, never at plugin import). Its own retries are switched
+off (``max_retries=0``) because msgflux retries once, in one place. Its exceptions are
+mapped to ``msgflux.errors`` with the original chained, so the user sees the same error
+types whatever the transport. A ready ``openai.OpenAI`` / ``AsyncOpenAI`` can be injected
+with ``client=`` / ``async_client=`` (Azure, proxies, custom HTTP settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from msgflux.errors import (
+    AuthenticationError,
+    BadRequestError,
+    MsgfluxError,
+    ProviderConnectionError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+)
+from msgflux.models.clients import ChatClients
+from msgflux.utils.retry import parse_retry_after
+
+__all__ = ["build_clients", "map_sdk_error"]
+
+TRANSPORTS = ("sdk",)
+
+
+def build_clients(model: Any) -> ChatClients:
+    """The clients ``model`` asked for with its ``transport`` / ``client`` options."""
+    transport = model.options.get("transport", "sdk")
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}; got {transport!r}")
+    return _sdk_clients(model)
+
+
+# -- the openai SDK as transport -----------------------------------------------------------
+
+
+def _sdk_clients(model: Any) -> ChatClients:
+    import openai
+
+    provider = model.provider
+    injected_sync = model.options.get("client")
+    injected_async = model.options.get("async_client")
+    settings = {
+        # Never None: the SDK would fall back to OPENAI_API_KEY and could send an OpenAI
+        # key to another provider. An empty key sends no Authorization header.
+        "api_key": model.api_key or "",
+        "base_url": model.base_url,
+        "max_retries": 0,
+        "timeout": model.timeout,
+    }
+    sync_client = injected_sync or openai.OpenAI(**settings)
+    async_clients = _PerLoopAsyncClients(
+        lambda: openai.AsyncOpenAI(**settings), injected_async
+    )
+    allowed = _create_parameters(openai.OpenAI)
+
+    def close() -> None:
+        if injected_sync is None:
+            sync_client.close()
+        async_clients.forget()
+
+    return ChatClients(
+        client=_Client(_SyncCompletions(sync_client, provider, allowed)),
+        aclient=_Client(_AsyncCompletions(async_clients, provider, allowed)),
+        close=close,
+    )
+
+
+def _create_parameters(client_class: type) -> frozenset[str] | None:
+    """The keyword arguments this SDK version's ``chat.completions.create`` accepts."""
+    try:
+        from openai.resources.chat.completions import Completions
+
+        return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
+    except (ImportError, AttributeError, ValueError):  # an SDK laid out differently
+        return None
+
+
+def _fit(params: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, Any]:
+    """Move fields this SDK version has no argument for into ``extra_body`` (same JSON)."""
+    if allowed is None:
+        return params
+    unknown = [name for name in params if name not in allowed]
+    if not unknown:
+        return params
+    fitted = {name: value for name, value in params.items() if name in allowed}
+    fitted["extra_body"] = {
+        **{name: params[name] for name in unknown if name != "extra_body"},
+        **(params.get("extra_body") or {}),
+    }
+    return fitted
+
+
+class _PerLoopAsyncClients:
+    """One ``AsyncOpenAI`` per event loop: its connection pool is bound to the loop it
+    first ran on, and the same model may be used from several loops (tests, asyncio.run)."""
+
+    def __init__(self, factory: Callable[[], Any], injected: Any = None) -> None:
+        self._factory = factory
+        self._injected = injected
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def current(self) -> Any:
+        if self._injected is not None:
+            return self._injected
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = self._factory()
+            return client
+
+    def forget(self) -> None:
+        with self._lock:
+            self._clients.clear()
+
+
+class _Client:
+    def __init__(self, completions: Any) -> None:
+        self.chat = _Chat(completions)
+
+
+class _Chat:
+    def __init__(self, completions: Any) -> None:
+        self.completions = completions
+
+
+class _SyncCompletions:
+    def __init__(self, client: Any, provider: str, allowed: frozenset[str] | None) -> None:
+        self._client = client
+        self._provider = provider
+        self._allowed = allowed
+
+    def create(self, **params: Any) -> Any:
+        try:
+            result = self._client.chat.completions.create(**_fit(params, self._allowed))
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+        return _SyncStream(result, self._provider) if params.get("stream") else result
+
+
+class _AsyncCompletions:
+    def __init__(self, clients: _PerLoopAsyncClients, provider: str, allowed: frozenset[str] | None) -> None:
+        self._clients = clients
+        self._provider = provider
+        self._allowed = allowed
+
+    async def create(self, **params: Any) -> Any:
+        try:
+            result = await self._clients.current().chat.completions.create(**_fit(params, self._allowed))
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+        return _AsyncStream(result, self._provider) if params.get("stream") else result
+
+
+class _SyncStream:
+    """The SDK's stream with its errors mapped; ``close()`` releases the connection."""
+
+    def __init__(self, stream: Any, provider: str) -> None:
+        self._stream = stream
+        self._provider = provider
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._stream
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncStream:
+    def __init__(self, stream: Any, provider: str) -> None:
+        self._stream = stream
+        self._provider = provider
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+
+def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
+    """The ``msgflux.errors`` equivalent of an ``openai`` SDK (or HTTP library) exception."""
+    if isinstance(exc, MsgfluxError):
+        return exc
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        response = exc.response
+        headers = dict(response.headers) if response is not None else {}
+        body = exc.body
+        message = _provider_message(body) or exc.message
+        common = {
+            "provider": provider,
+            "status": exc.status_code,
+            "request_id": exc.request_id,
+            "body": body,
+            "headers": headers,
+        }
+        status = exc.status_code
+        if status in (401, 403):
+            return AuthenticationError(message, **common)
+        if status == 429:
+            return RateLimitError(message, retry_after=parse_retry_after(headers), **common)
+        if status in (400, 404, 413, 422):
+            return BadRequestError(message, **common)
+        return ProviderError(message, **common)
+    if isinstance(exc, openai.APITimeoutError):
+        return RequestTimeoutError(f"no response within the timeout ({exc})", provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderConnectionError(f"connection failed: {exc.__cause__ or exc}", provider=provider)
+    if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
+        return ProviderError(_provider_message(exc.body) or exc.message, provider=provider, body=exc.body)
+    if isinstance(exc, json.JSONDecodeError):
+        return ResponseDecodeError(f"{provider} sent a body that is not valid JSON: {exc}", raw_text=exc.doc)
+    name = type(exc).__name__
+    if "Timeout" in name:  # the HTTP library's own timeouts, raised while streaming
+        return RequestTimeoutError(f"{name}: {exc}", provider=provider)
+    if isinstance(exc, OSError) or name in ("RemoteProtocolError", "ReadError", "WriteError", "ConnectError"):
+        return ProviderConnectionError(f"{name}: {exc}", provider=provider)
+    return exc
+
+
+def _provider_message(body: Any) -> str | None:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, str) and body:
+        return body
+    return None
