@@ -58,6 +58,7 @@ DEFAULT_TIMEOUT = 600.0
 _SERIALIZED_MODEL_OPTIONS = tuple(
     name for name in MODEL_OPTIONS if name not in ("api_key", "retry", "extra_headers")
 )
+_LEGACY_PARAM_KEYS = ("max_tokens", "tools", "tool_choice")
 _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
 
 
@@ -310,6 +311,16 @@ class ChatCompletionModel:
         """Run the provider chain's ``adapt_params`` over the neutral request."""
         return self._hooks.adapt_params(self, params)
 
+    def _run_adapt_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if type(self)._adapt_params is ChatCompletionModel._adapt_params:
+            return self._adapt_params(params)
+        # A spec-16 override written for the earlier pipeline, which always passed these
+        # keys (None when unset): give it that shape, then drop what stayed None.
+        for key in _LEGACY_PARAM_KEYS:
+            params.setdefault(key, None)
+        params = self._adapt_params(params)
+        return {key: value for key, value in params.items() if value is not None}
+
     def extract_reasoning(self, message: Any) -> str | None:
         """Run the provider chain's ``extract_reasoning`` on a message or stream delta."""
         return self._hooks.extract_reasoning(self, message, None)
@@ -463,7 +474,7 @@ class ChatCompletionModel:
                 provider=self.provider, base_url=self.base_url,
             )
 
-        params = self._adapt_params(params)
+        params = self._run_adapt_params(params)
         neutral_leftovers(self.provider, params)
         for name in NEUTRAL_OPTIONS:
             params.pop(name, None)
