@@ -1,0 +1,193 @@
+"""Map failed HTTP exchanges to :mod:`msgflux.errors`.
+
+| status | exception |
+|---|---|
+| 401, 403 | ``AuthenticationError`` |
+| 400, 404, 413, 422 | ``BadRequestError`` |
+| 429 | ``RateLimitError`` (``retry_after`` from ``retry-after-ms`` or ``Retry-After``) |
+| anything else (408, 409, 5xx...) | ``ProviderError`` |
+
+Each carries ``status``, the provider's own ``message`` (OpenAI's ``{"error": {"message"}}``,
+a FastAPI-style ``{"detail": ...}``, or the raw text), the decoded ``body``, the response
+``headers`` and the ``request_id`` (``x-request-id`` or ``request-id``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from msgflux.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ProviderError,
+    RateLimitError,
+)
+
+__all__ = ["error_from_payload", "error_from_response", "parse_retry_after"]
+
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: BadRequestError,
+    413: BadRequestError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+# Provider error text is kept whole in ``body``; the message stays readable in a traceback.
+_MAX_MESSAGE = 2000
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds a server asked us to wait, or ``None`` when it did not say.
+
+    ``retry-after-ms`` (OpenAI's precise variant) wins over ``Retry-After``, which may be
+    a number of seconds or an HTTP-date.
+
+    Args:
+        headers: Response headers with lower-case names.
+        now: The current POSIX time (for tests); defaults to ``time.time()``.
+
+    Returns:
+        A non-negative number of seconds, or ``None``.
+    """
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            value = float(millis) / 1000.0
+        except ValueError:
+            value = -1.0
+        if value >= 0 and value == value:  # rejects NaN
+            return value
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        pass
+    else:
+        return value if value >= 0 and value == value else None
+    from email.utils import parsedate_to_datetime  # only on the rare HTTP-date form
+
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _message_of(payload: Any) -> str | None:
+    """The human message inside an error payload of any common shape."""
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+            if message:
+                return str(message)
+            return str(error)
+        if isinstance(error, str) and error:
+            return error
+        for key in ("message", "detail"):
+            value = payload.get(key)
+            if value:
+                return value if isinstance(value, str) else msgspec.json.encode(value).decode()
+    if isinstance(payload, str) and payload:
+        return payload
+    return None
+
+
+def _decode_body(body: bytes) -> tuple[Any, str]:
+    text = body.decode("utf-8", "replace")
+    try:
+        return msgspec.json.decode(body), text
+    except msgspec.DecodeError:
+        return (text or None), text
+
+
+def error_from_response(
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str | None,
+) -> ProviderError:
+    """Build the exception for a non-2xx response.
+
+    Args:
+        status: The HTTP status code.
+        reason: The status line's reason phrase (used when the body says nothing).
+        headers: Response headers with lower-case names.
+        body: The raw response body.
+        provider: The msgflux provider name to report.
+
+    Returns:
+        The exception to raise (not raised here).
+    """
+    payload, text = _decode_body(body)
+    message = _message_of(payload) or text.strip() or reason or f"HTTP {status}"
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "..."
+    cls = _BY_STATUS.get(status, ProviderError)
+    kwargs: dict[str, Any] = {
+        "provider": provider,
+        "status": status,
+        "request_id": headers.get("x-request-id") or headers.get("request-id"),
+        "body": payload,
+        "headers": headers,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+    return cls(message, **kwargs)
+
+
+def error_from_payload(
+    payload: Any,
+    *,
+    provider: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> ProviderError:
+    """Build the exception for an error object sent with HTTP 200 or inside a stream.
+
+    Servers such as vLLM and OpenRouter report failures that happen after the response
+    started as ``{"error": {"message": ..., "code": 429}}``; an integer ``code`` (or
+    ``status``) that is an HTTP status picks the exception class as for a response.
+
+    Args:
+        payload: The decoded object holding ``error``.
+        provider: The msgflux provider name to report.
+        headers: The response headers, for the request id.
+
+    Returns:
+        The exception to raise.
+    """
+    error = payload.get("error") if isinstance(payload, dict) else payload
+    status: int | None = None
+    if isinstance(error, dict):
+        for key in ("code", "status"):
+            code = error.get(key)
+            if isinstance(code, int) and 100 <= code <= 599:
+                status = code
+                break
+    message = _message_of(payload) or "the server reported an error"
+    headers = headers or {}
+    cls = _BY_STATUS.get(status, ProviderError) if status is not None else ProviderError
+    kwargs: dict[str, Any] = {
+        "provider": provider,
+        "status": status,
+        "request_id": headers.get("x-request-id") or headers.get("request-id"),
+        "body": payload,
+        "headers": headers,
+    }
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+    return cls(message, **kwargs)

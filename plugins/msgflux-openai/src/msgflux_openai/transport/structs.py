@@ -1,0 +1,259 @@
+"""OpenAI-shaped response types, decoded with msgspec.
+
+The pipeline reads responses by attribute (``completion.choices[0].message.content``), the
+same way it reads the ``openai`` SDK's pydantic objects, so these structs mirror the SDK's
+field names. They are tolerant on purpose, because OpenAI-compatible servers differ:
+
+- every field is optional and unknown fields are ignored, so a server that adds, renames
+  or omits fields still decodes;
+- ``null`` where OpenAI sends a list decodes: ``choices`` becomes ``[]``; other list fields
+  (``tool_calls``, ``annotations``...) stay ``None`` as in the SDK, where ``None`` means
+  "absent";
+- a missing ``delta`` in a stream choice becomes an empty :class:`ChoiceDelta`, so
+  ``chunk.choices[0].delta.content`` never fails;
+- tool-call ``arguments`` sent as a JSON object instead of a string are re-encoded to the
+  string OpenAI would have sent;
+- numbers sent as integral floats or strings are coerced (decoding is non-strict).
+
+Nested objects whose shape varies by provider (``usage.*_details``, ``logprobs``,
+``x_groq``, ``reasoning_details``) are kept as plain builtins.
+
+Every struct has ``to_dict()``: plain builtins, ``None`` fields omitted, so callers treat
+these and the SDK's objects (``model_dump(exclude_none=True)``) alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionAudio",
+    "ChatCompletionChunk",
+    "ChatCompletionMessage",
+    "Choice",
+    "ChoiceDelta",
+    "ChoiceDeltaToolCall",
+    "ChoiceDeltaToolCallFunction",
+    "ChunkChoice",
+    "CompletionUsage",
+    "Function",
+    "ToolCall",
+]
+
+_to_builtins = msgspec.to_builtins
+
+
+def _plain(value: Any) -> Any:
+    """Convert one field value to builtins, dropping ``None`` fields of nested structs."""
+    if isinstance(value, _Struct):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    # Raw dicts/lists decoded from the wire are copied so the caller cannot mutate ours.
+    return _to_builtins(value)
+
+
+class _Struct(msgspec.Struct):
+    """Base: the shared ``to_dict`` and a readable ``repr``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return this object as plain builtins, ``None`` fields omitted.
+
+        Returns:
+            A new dict (nested objects converted too) that the caller may mutate.
+        """
+        out: dict[str, Any] = {}
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _plain(value)
+        return out
+
+
+class Function(_Struct):
+    """The function a model called: its name and JSON-encoded ``arguments``."""
+
+    name: str | None = None
+    arguments: str | dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arguments, dict):
+            self.arguments = msgspec.json.encode(self.arguments).decode()
+
+
+class ToolCall(_Struct):
+    """One complete tool call in a non-streamed message."""
+
+    id: str | None = None
+    type: str | None = None
+    function: Function | None = None
+
+    def __post_init__(self) -> None:
+        if self.type is None:
+            self.type = "function"
+
+
+class ChatCompletionAudio(_Struct):
+    """Audio output of a message (``modalities=["text", "audio"]``)."""
+
+    id: str | None = None
+    data: str | None = None
+    transcript: str | None = None
+    expires_at: int | None = None
+
+
+class ChatCompletionMessage(_Struct):
+    """The assistant message of a non-streamed choice.
+
+    ``reasoning_content`` (vLLM, DeepSeek), ``reasoning`` (Groq, OpenRouter), ``thinking``
+    and ``reasoning_details`` (OpenRouter) carry the reasoning trace, depending on the server.
+    """
+
+    role: str | None = None
+    content: str | list[Any] | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: Function | None = None
+    annotations: list[Any] | None = None
+    audio: ChatCompletionAudio | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    thinking: str | None = None
+    reasoning_details: list[Any] | None = None
+
+
+class Choice(_Struct):
+    """One choice of a non-streamed completion."""
+
+    index: int | None = 0
+    message: ChatCompletionMessage | None = None
+    finish_reason: str | None = None
+    logprobs: Any = None
+    stop_reason: Any = None  # vLLM: the stop string or token that ended it
+    native_finish_reason: str | None = None  # OpenRouter: the upstream provider's reason
+
+
+class CompletionUsage(_Struct):
+    """Token counts; the ``*_details`` objects are kept as plain dicts."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_tokens_details: dict[str, Any] | None = None
+    completion_tokens_details: dict[str, Any] | None = None
+    cost: Any = None  # OpenRouter
+
+
+class ChatCompletion(_Struct):
+    """A non-streamed chat completion.
+
+    ``error`` is set only when a server answers HTTP 200 with an error object; the
+    transport raises in that case, so callers normally never see it.
+    """
+
+    id: str | None = None
+    object: str | None = None
+    created: int | float | None = None
+    model: str | None = None
+    choices: list[Choice] | None = None
+    usage: CompletionUsage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    x_groq: Any = None
+    provider: str | None = None  # OpenRouter: the upstream provider that answered
+    citations: Any = None  # Perplexity-style servers
+    error: Any = None
+
+    def __post_init__(self) -> None:
+        if self.choices is None:
+            self.choices = []
+
+
+class ChoiceDeltaToolCallFunction(_Struct):
+    """A fragment of a streamed tool call's function: name and/or a piece of arguments."""
+
+    name: str | None = None
+    arguments: str | dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arguments, dict):
+            self.arguments = msgspec.json.encode(self.arguments).decode()
+
+
+class ChoiceDeltaToolCall(_Struct):
+    """A fragment of a streamed tool call.
+
+    ``index`` groups fragments of one call; ``id``/``type``/``function.name`` usually come
+    only with the first fragment. A server that omits ``index`` leaves it ``None``
+    (assemble by ``id`` then).
+    """
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: ChoiceDeltaToolCallFunction | None = None
+
+
+class ChoiceDelta(_Struct):
+    """What one stream chunk adds to a choice."""
+
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[ChoiceDeltaToolCall] | None = None
+    function_call: ChoiceDeltaToolCallFunction | None = None
+    refusal: str | None = None
+    annotations: list[Any] | None = None
+    audio: Any = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    thinking: str | None = None
+    reasoning_details: list[Any] | None = None
+
+
+class ChunkChoice(_Struct):
+    """One choice of a stream chunk."""
+
+    index: int | None = 0
+    delta: ChoiceDelta | None = None
+    finish_reason: str | None = None
+    logprobs: Any = None
+    stop_reason: Any = None
+    native_finish_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.delta is None:
+            self.delta = ChoiceDelta()
+
+
+class ChatCompletionChunk(_Struct):
+    """One streamed chunk (``object: "chat.completion.chunk"``).
+
+    ``usage`` comes in the last chunk when ``stream_options={"include_usage": True}``;
+    Groq sends it in ``x_groq["usage"]`` instead. ``error`` is set when a server reports a
+    failure in the middle of a stream; the transport raises in that case.
+    """
+
+    id: str | None = None
+    object: str | None = None
+    created: int | float | None = None
+    model: str | None = None
+    choices: list[ChunkChoice] | None = None
+    usage: CompletionUsage | None = None
+    system_fingerprint: str | None = None
+    service_tier: str | None = None
+    x_groq: Any = None
+    provider: str | None = None
+    citations: Any = None
+    error: Any = None
+
+    def __post_init__(self) -> None:
+        if self.choices is None:
+            self.choices = []
+
+
+# Non-strict: integral floats and numeric strings become ints, as lenient servers need.
+completion_decoder = msgspec.json.Decoder(ChatCompletion, strict=False)
+chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk, strict=False)
