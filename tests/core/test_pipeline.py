@@ -38,7 +38,9 @@ def test_caller_messages_are_never_mutated():
 
 def test_system_prompt_is_inserted_first_and_prefilling_last():
     model = fake()
-    response = model("What is 30 * 3 + 33?", system_prompt="You are a calculator.", prefilling="Let's see:")
+    response = model(
+        "What is 30 * 3 + 33?", system_prompt="You are a calculator.", prefilling="Let's see:"
+    )
     sent = model.client.requests[-1]["messages"]
     assert sent[0] == {"role": "system", "content": "You are a calculator."}
     assert sent[-1] == {"role": "assistant", "content": "Let's see:"}
@@ -143,7 +145,12 @@ def test_neutral_parameter_no_plugin_maps_is_refused():
 
 
 def test_scripted_answers_reasoning_and_tool_calls():
-    model = fake(responses=[{"content": "42", "reasoning": "6 * 7"}, {"tool_calls": [{"name": "add", "arguments": {"a": 1}}]}])
+    model = fake(
+        responses=[
+            {"content": "42", "reasoning": "6 * 7"},
+            {"tool_calls": [{"name": "add", "arguments": {"a": 1}}]},
+        ]
+    )
     first = model("q")
     assert first.consume() == "42"
     assert first.reasoning == "6 * 7" and first.has_reasoning
@@ -174,7 +181,12 @@ def test_model_info_instance_type_and_repr_hide_the_key():
 def test_serialize_round_trips_without_secrets():
     import json
 
-    model = fake(api_key="sk-very-secret", temperature=0, max_tokens=50, extra_headers={"X-App": "a", "X-Api-Key": "hidden"})
+    model = fake(
+        api_key="sk-very-secret",
+        temperature=0,
+        max_tokens=50,
+        extra_headers={"X-App": "a", "X-Api-Key": "hidden"},
+    )
     state = model.serialize()
     text = json.dumps(state)  # JSON-safe
     assert "sk-very-secret" not in text and "hidden" not in text
@@ -217,7 +229,12 @@ def test_cache_hit_returns_an_uncorruptible_copy():
     second = model("same")
     assert second.consume() == "same"
     assert second.metadata.usage is not None
-    assert model._response_cache.cache_info() == {"hits": 1, "misses": 1, "maxsize": 2, "currsize": 1}
+    assert model._response_cache.cache_info() == {
+        "hits": 1,
+        "misses": 1,
+        "maxsize": 2,
+        "currsize": 1,
+    }
     model("other", temperature=0.5)
     assert len(model.client.requests) == 2
     model._response_cache.cache_clear()

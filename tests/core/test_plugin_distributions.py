@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN_TEMPLATE = '''
+PLUGIN_TEMPLATE = """
 from msgflux import ProviderSpec, hookimpl
 
 {body}
@@ -25,14 +25,18 @@ from msgflux import ProviderSpec, hookimpl
 @hookimpl
 def register_providers():
     return [ProviderSpec(name={provider!r}, extends="fake", api_key_required=False)]
-'''
+"""
 
 
-def build_wheel(root: Path, distribution: str, entry_point: str, provider: str, body: str = "") -> Path:
+def build_wheel(
+    root: Path, distribution: str, entry_point: str, provider: str, body: str = ""
+) -> Path:
     module = distribution.replace("-", "_")
     project = root / "src" / distribution
     (project / module).mkdir(parents=True)
-    (project / module / "__init__.py").write_text(PLUGIN_TEMPLATE.format(body=body, provider=provider))
+    (project / module / "__init__.py").write_text(
+        PLUGIN_TEMPLATE.format(body=body, provider=provider)
+    )
     (project / "pyproject.toml").write_text(
         textwrap.dedent(
             f"""
@@ -54,8 +58,18 @@ def build_wheel(root: Path, distribution: str, entry_point: str, provider: str, 
     )
     wheels = root / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(wheels), str(project)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(project),
+        ],
         check=True,
     )
     return next(wheels.glob(f"{module}-*.whl"))
@@ -66,7 +80,9 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("plugin-wheels")
     return {
         "acme": build_wheel(root, "msgflux-acme", "acme", "acme"),
-        "broken": build_wheel(root, "msgflux-broken", "broken", "broken", body="raise RuntimeError('boom at import')"),
+        "broken": build_wheel(
+            root, "msgflux-broken", "broken", "broken", body="raise RuntimeError('boom at import')"
+        ),
         "twin-a": build_wheel(root, "msgflux-twin-a", "twin_a", "twin"),
         "twin-b": build_wheel(root, "msgflux-twin-b", "twin_b", "twin"),
     }
@@ -75,13 +91,25 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 def run_with(tmp_path: Path, wheel_paths: list[Path], code: str, **env: str) -> dict:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target", str(target),
-         *map(str, wheel_paths)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            *map(str, wheel_paths),
+        ],
         check=True,
     )
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MSGFLUX_")}
     full_env.update(env, PYTHONPATH=str(target))
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -107,7 +135,11 @@ def test_an_installed_plugin_is_discovered_with_its_distribution(tmp_path, wheel
     assert "acme" in report["providers"]
     assert report["answer"] == "ping"
     acme = report["plugins"]["acme"]
-    assert (acme["distribution"], acme["version"], acme["providers"]) == ("msgflux-acme", "0.3.0", ["acme"])
+    assert (acme["distribution"], acme["version"], acme["providers"]) == (
+        "msgflux-acme",
+        "0.3.0",
+        ["acme"],
+    )
 
 
 def test_a_broken_plugin_breaks_only_its_own_provider(tmp_path, wheels):
@@ -118,7 +150,10 @@ def test_a_broken_plugin_breaks_only_its_own_provider(tmp_path, wheels):
     assert "msgflux-broken" in message and "boom at import" in message
     assert "RuntimeError" in cause
     assert "boom at import" in report["plugins"]["broken"]["error"]
-    assert run_with(tmp_path / "again", [wheels["acme"], wheels["broken"]], probe("acme"))["answer"] == "ping"
+    assert (
+        run_with(tmp_path / "again", [wheels["acme"], wheels["broken"]], probe("acme"))["answer"]
+        == "ping"
+    )
 
 
 def test_two_distributions_claiming_one_provider_are_named(tmp_path, wheels):
@@ -136,9 +171,17 @@ def test_autoload_switch_and_allow_list(tmp_path, wheels):
     assert off["error"][0] == "ProviderNotFoundError"
 
     only = run_with(tmp_path / "b", installed, probe("acme"), MSGFLUX_PLUGINS="acme")
-    assert "acme" in only["providers"] and "twin" not in only["providers"] and "openai" not in only["providers"]
+    assert (
+        "acme" in only["providers"]
+        and "twin" not in only["providers"]
+        and "openai" not in only["providers"]
+    )
 
     by_distribution = run_with(
-        tmp_path / "c", installed, probe("twin"), MSGFLUX_DISABLE_PLUGIN_AUTOLOAD="1", MSGFLUX_PLUGINS="msgflux-twin-a"
+        tmp_path / "c",
+        installed,
+        probe("twin"),
+        MSGFLUX_DISABLE_PLUGIN_AUTOLOAD="1",
+        MSGFLUX_PLUGINS="msgflux-twin-a",
     )
     assert by_distribution["providers"] == ["fake", "twin"]

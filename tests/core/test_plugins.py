@@ -68,14 +68,18 @@ def test_provider_options_are_checked_against_the_chain():
 
 
 def test_two_plugins_claiming_one_provider_is_an_error_naming_both():
-    with registered_plugin(Recorder("twin"), "first"), registered_plugin(Recorder("twin"), "second"):
+    with (
+        registered_plugin(Recorder("twin"), "first"),
+        registered_plugin(Recorder("twin"), "second"),
+    ):
         with pytest.raises(mf.PluginConflictError, match="'first'.*'second'|'second'.*'first'"):
             mf.Model.chat_completion("twin/m")
 
 
 def test_override_is_deliberate():
-    with registered_plugin(Recorder("twin"), "first"), registered_plugin(
-        Recorder("twin", override=True), "second"
+    with (
+        registered_plugin(Recorder("twin"), "first"),
+        registered_plugin(Recorder("twin", override=True), "second"),
     ):
         assert mf.Model.chat_completion("twin/m").provider == "twin"
 
@@ -84,7 +88,9 @@ def test_unknown_provider_lists_installed_ones_and_suggests():
     with pytest.raises(mf.ProviderNotFoundError) as caught:
         mf.Model.chat_completion("fak/model")
     message = str(caught.value)
-    assert "Did you mean 'fake'" in message and "Installed providers:" in message and "fake" in message
+    assert (
+        "Did you mean 'fake'" in message and "Installed providers:" in message and "fake" in message
+    )
 
 
 def test_known_provider_without_its_plugin_names_the_extra():
@@ -96,7 +102,9 @@ def test_known_provider_without_its_plugin_names_the_extra():
         "    print(type(error).__name__, error)\n"
     )
     env = {**os.environ, "MSGFLUX_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.startswith("PluginMissingError")
     assert "pip install 'msgflux[openai]'" in out.stdout
 

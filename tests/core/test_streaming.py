@@ -71,11 +71,16 @@ def test_sync_stream_thread_ends_with_the_stream():
 
 
 def test_stream_of_tool_calls_consumes_to_the_aggregator():
-    model = fake(responses=[{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Tokyo"}}]}])
+    model = fake(
+        responses=[{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Tokyo"}}]}]
+    )
     response = model("weather?", stream=True)
     assert response.response_type == "tool_call"
     aggregator = response.consume()
-    assert aggregator.get_calls()[0]["function"] == {"name": "get_weather", "arguments": {"city": "Tokyo"}}
+    assert aggregator.get_calls()[0]["function"] == {
+        "name": "get_weather",
+        "arguments": {"city": "Tokyo"},
+    }
     assert response.data is aggregator
 
 
@@ -88,7 +93,11 @@ async def test_async_tool_call_stream_uses_aresult():
 
 
 def test_text_then_tool_calls_loses_neither():
-    model = fake(responses=[{"content": "Let me check.", "tool_calls": [{"name": "f", "arguments": {"x": 0}}]}])
+    model = fake(
+        responses=[
+            {"content": "Let me check.", "tool_calls": [{"name": "f", "arguments": {"x": 0}}]}
+        ]
+    )
     response = model("q", stream=True)
     assert "".join(response) == "Let me check."
     assert response.response_type == "tool_call"

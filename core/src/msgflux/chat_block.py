@@ -22,7 +22,9 @@ def _data_url(source: str | bytes | Path, default_mime: str) -> str:
     else:
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(f"{source!s} is neither an http(s)/data URL nor a readable file")
+            raise FileNotFoundError(
+                f"{source!s} is neither an http(s)/data URL nor a readable file"
+            )
         payload = path.read_bytes()
         mime = mimetypes.guess_type(path.name)[0] or default_mime
     return f"data:{mime};base64,{base64.b64encode(payload).decode()}"
@@ -39,12 +41,14 @@ def _base64(source: str | bytes | Path) -> tuple[str, str | None]:
 
 
 class ChatBlock:
-    """Builders for chat messages (``user``, ``system``, ``assist``, ``tool``...) and media parts."""
+    """Builders for chat messages (``user``, ``system``, ``tool``...) and media parts."""
 
     # -- messages ----------------------------------------------------------------------------
 
     @staticmethod
-    def user(content: str | list[dict[str, Any]], media: dict | list[dict] | None = None) -> dict[str, Any]:
+    def user(
+        content: str | list[dict[str, Any]], media: dict | list[dict] | None = None
+    ) -> dict[str, Any]:
         """A user message; ``media`` parts (``ChatBlock.image(...)`` etc.) follow the text."""
         if media is None:
             return {"role": "user", "content": content}
@@ -64,8 +68,12 @@ class ChatBlock:
 
     @staticmethod
     def tool(tool_call_id: str, content: Any) -> dict[str, Any]:
-        """A tool result for ``tool_call_id``; non-string results are JSON-encoded (``0`` is kept)."""
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+        """A tool result for ``tool_call_id``; non-str results are JSON-encoded (``0`` kept)."""
+        text = (
+            content
+            if isinstance(content, str)
+            else json.dumps(content, ensure_ascii=False, default=str)
+        )
         return {"role": "tool", "tool_call_id": tool_call_id, "content": text}
 
     @staticmethod
@@ -76,7 +84,9 @@ class ChatBlock:
         return {"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
     @staticmethod
-    def assist_tool_calls(tool_calls: list[dict[str, Any]], content: str | None = None) -> dict[str, Any]:
+    def assist_tool_calls(
+        tool_calls: list[dict[str, Any]], content: str | None = None
+    ) -> dict[str, Any]:
         """The assistant message that made ``tool_calls`` (built with ``ChatBlock.tool_call``)."""
         return {"role": "assistant", "content": content, "tool_calls": list(tool_calls)}
 
@@ -105,7 +115,12 @@ class ChatBlock:
         return {"type": "input_audio", "input_audio": {"data": encoded, "format": audio_format}}
 
     @staticmethod
-    def file(data: str | bytes | Path | None = None, *, filename: str | None = None, file_id: str | None = None) -> dict[str, Any]:
+    def file(
+        data: str | bytes | Path | None = None,
+        *,
+        filename: str | None = None,
+        file_id: str | None = None,
+    ) -> dict[str, Any]:
         """A file part (e.g. a PDF): inline data (sent as a data URL) or an uploaded ``file_id``."""
         if (data is None) == (file_id is None):
             raise ValueError("ChatBlock.file needs exactly one of data= or file_id=")
@@ -115,7 +130,9 @@ class ChatBlock:
         else:
             if filename is None and isinstance(data, str | Path) and Path(data).is_file():
                 filename = Path(data).name
-            file["file_data"] = _data_url(data, mimetypes.guess_type(filename or "")[0] or "application/pdf")
+            file["file_data"] = _data_url(
+                data, mimetypes.guess_type(filename or "")[0] or "application/pdf"
+            )
         if filename is not None:
             file["filename"] = filename
         return {"type": "file", "file": file}

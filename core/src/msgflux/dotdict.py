@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["dotdict"]
 
 
-class dotdict(dict):  # noqa: N801 - the public name the spec uses
+class dotdict(dict):
     """A ``dict`` that also exposes its keys as attributes, recursively for nested dicts.
 
     Missing attributes raise ``AttributeError`` (so ``hasattr`` and ``getattr`` with a

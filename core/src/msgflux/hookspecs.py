@@ -42,7 +42,9 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookspec
-def initialize_client(model: ChatCompletionModel, clients: ChatClients | None) -> ChatClients | None:
+def initialize_client(
+    model: ChatCompletionModel, clients: ChatClients | None
+) -> ChatClients | None:
     """Build the transport clients for ``model``; ``clients`` is what a base provider built.
 
     Called once per model instance. Return a ``ChatClients(client=..., aclient=...)`` whose

@@ -147,7 +147,9 @@ class _Registry:
             plugin_obj = entry_point.load()
             self.add(plugin_obj, name=entry_point.name, distribution=dist_name, version=version)
         except Exception as exc:  # a broken plugin never breaks msgflux
-            logger.warning("msgflux plugin %r (%s) failed to load: %s", entry_point.name, dist_name, exc)
+            logger.warning(
+                "msgflux plugin %r (%s) failed to load: %s", entry_point.name, dist_name, exc
+            )
             self.failures.append(
                 _Failure(entry_point.name, dist_name, version, exc, traceback.format_exc())
             )
@@ -227,9 +229,11 @@ class _Registry:
         installed = ", ".join(sorted(self.claims)) or "none"
         broken = ""
         if self.failures:
-            broken = " Plugins that failed to load: " + "; ".join(
-                f.describe() for f in self.failures
-            ) + "."
+            broken = (
+                " Plugins that failed to load: "
+                + "; ".join(f.describe() for f in self.failures)
+                + "."
+            )
         if name in KNOWN_PROVIDER_EXTRAS:
             return PluginMissingError(
                 f"provider {name!r} needs its plugin, which is not installed. Install it with: "
@@ -269,7 +273,11 @@ def _check_hook_names(obj: Any) -> None:
     known = [name for name in dir(hookspecs) if _is_hookspec(getattr(hookspecs, name))]
     for attr in dir(obj):
         value = getattr(obj, attr, None)
-        if callable(value) and hasattr(value, f"{hookspecs.PROJECT_NAME}_impl") and attr not in known:
+        if (
+            callable(value)
+            and hasattr(value, f"{hookspecs.PROJECT_NAME}_impl")
+            and attr not in known
+        ):
             close = difflib.get_close_matches(attr, known, 1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(f"{attr!r} is marked @hookimpl but is not a msgflux hook{hint}")
@@ -288,7 +296,8 @@ def _declared_providers(pm: pluggy.PluginManager, obj: Any) -> list[ProviderSpec
         for spec in declared:
             if not isinstance(spec, ProviderSpec):
                 raise TypeError(
-                    f"register_providers must return ProviderSpec objects, got {type(spec).__name__}"
+                    "register_providers must return ProviderSpec objects, "
+                    f"got {type(spec).__name__}"
                 )
             providers.append(spec)
     return providers
@@ -479,7 +488,7 @@ def _adapt_signature(
     params = ", ".join(full)
     args = ", ".join(argnames)
     namespace: dict[str, Any] = {"function": function}
-    exec(f"def call({params}):\n    return function({args})\n", namespace)  # noqa: S102
+    exec(f"def call({params}):\n    return function({args})\n", namespace)
     return namespace["call"]
 
 

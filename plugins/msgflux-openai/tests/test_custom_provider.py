@@ -113,9 +113,13 @@ def test_retry_is_not_applied_twice_by_a_legacy_initialize(provider_env, loopbac
     class MyProviderChatCompletion(_BaseMyProvider, OpenAIChatCompletion):
         def _initialize(self):
             super()._initialize()
-            self.acall = apply_retry(self.acall, getattr(self, "retry", None), default=default_model_retry)
+            self.acall = apply_retry(
+                self.acall, getattr(self, "retry", None), default=default_model_retry
+            )
 
-    model = mf.Model.chat_completion("myprovider/m", retry={"max_attempts": 2, "initial_backoff": 0.01})
+    model = mf.Model.chat_completion(
+        "myprovider/m", retry={"max_attempts": 2, "initial_backoff": 0.01}
+    )
     loopback_server.enqueue(Reply.error(503), Reply.error(503), Reply.error(503))
     with pytest.raises(mf.ProviderError):
         asyncio.run(model.acall("q"))

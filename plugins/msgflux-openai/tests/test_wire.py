@@ -40,7 +40,9 @@ def model(loopback_server):
 
 
 def openai_model(server, **options):
-    return mf.Model.chat_completion("openai/gpt-4.1-mini", base_url=server.base_url, api_key="k", **options)
+    return mf.Model.chat_completion(
+        "openai/gpt-4.1-mini", base_url=server.base_url, api_key="k", **options
+    )
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -51,7 +53,10 @@ def test_plain_call_sends_the_minimal_request(model, loopback_server):
     request = loopback_server.last_request
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == "Bearer k"
-    assert request.json == {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "Hello"}]}
+    assert request.json == {
+        "model": "gpt-4.1-mini",
+        "messages": [{"role": "user", "content": "Hello"}],
+    }
 
 
 def test_every_generation_parameter_reaches_the_wire(loopback_server):
@@ -152,7 +157,10 @@ def test_reasoning_is_extracted_from_each_field_name(model, loopback_server, fie
 
 
 def test_metadata_usage_finish_reason_annotations_logprobs(model, loopback_server):
-    citation = {"type": "url_citation", "url_citation": {"url": "https://example.com/a", "title": "A"}}
+    citation = {
+        "type": "url_citation",
+        "url_citation": {"url": "https://example.com/a", "title": "A"},
+    }
     loopback_server.enqueue(
         Reply.text(
             "cited answer",
@@ -168,19 +176,28 @@ def test_metadata_usage_finish_reason_annotations_logprobs(model, loopback_serve
     assert metadata.usage.completion_tokens_details.reasoning_tokens == 3
     assert metadata.usage.prompt_tokens_details.cached_tokens == 4
     assert metadata.finish_reason == "length"
-    assert [a["url_citation"]["url"] for a in metadata.get("annotations", [])] == ["https://example.com/a"]
+    assert [a["url_citation"]["url"] for a in metadata.get("annotations", [])] == [
+        "https://example.com/a"
+    ]
     assert [entry["token"] for entry in metadata.logprobs["content"]] == ["cited", " answer"]
 
 
 def test_streamed_metadata_arrives_at_the_end(model, loopback_server):
-    citation = {"type": "url_citation", "url_citation": {"url": "https://example.com/b", "title": "B"}}
+    citation = {
+        "type": "url_citation",
+        "url_citation": {"url": "https://example.com/b", "title": "B"},
+    }
     loopback_server.enqueue(Reply.text("one two three", annotations=[citation], logprobs=True))
     response = model("q", stream=True, logprobs=True)
     assert "".join(response) == "one two three"
     assert response.metadata.usage.total_tokens > 0
     assert response.metadata.finish_reason == "stop"
     assert response.metadata.annotations == [citation]
-    assert [entry["token"] for entry in response.metadata.logprobs["content"]] == ["one", " two", " three"]
+    assert [entry["token"] for entry in response.metadata.logprobs["content"]] == [
+        "one",
+        " two",
+        " three",
+    ]
     assert loopback_server.last_request.json["stream_options"] == {"include_usage": True}
 
 
@@ -205,7 +222,12 @@ def test_tool_calls_from_a_whole_message(model, loopback_server):
 def test_streamed_parallel_tool_calls_interleaved(model, loopback_server, ids):
     loopback_server.enqueue(
         Reply.calls(
-            ToolCall("get_weather", '{"location": "Paris"}', id="call_a", chunks=['{"loc', 'ation": "Pa', 'ris"}']),
+            ToolCall(
+                "get_weather",
+                '{"location": "Paris"}',
+                id="call_a",
+                chunks=['{"loc', 'ation": "Pa', 'ris"}'],
+            ),
             ToolCall("get_time", '{"tz": "UTC"}', id="call_b", chunks=['{"tz"', ': "UTC"}']),
             interleave_tool_calls=True,
             tool_call_ids=ids,
@@ -214,15 +236,27 @@ def test_streamed_parallel_tool_calls_interleaved(model, loopback_server, ids):
     response = model("q", stream=True, tool_definitions=ToolDefinitions(schemas=TOOLS))
     calls = response.consume().get_calls()
     assert calls == [
-        {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": {"location": "Paris"}}},
-        {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": {"tz": "UTC"}}},
+        {
+            "id": "call_a",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": {"location": "Paris"}},
+        },
+        {
+            "id": "call_b",
+            "type": "function",
+            "function": {"name": "get_time", "arguments": {"tz": "UTC"}},
+        },
     ]
 
 
 def test_reasoning_in_tool_call_embeds_think_tags(loopback_server):
     model = openai_model(loopback_server, reasoning_in_tool_call=True)
     loopback_server.enqueue(
-        Reply.calls(ToolCall("calc", {"e": "14+28"}, id="call_1"), reasoning="Need 14+28 first.", reasoning_field="reasoning")
+        Reply.calls(
+            ToolCall("calc", {"e": "14+28"}, id="call_1"),
+            reasoning="Need 14+28 first.",
+            reasoning_field="reasoning",
+        )
     )
     aggregator = model("q", tool_definitions=ToolDefinitions(schemas=TOOLS)).consume()
     aggregator.insert_results("call_1", 42)
@@ -233,7 +267,9 @@ def test_reasoning_in_tool_call_embeds_think_tags(loopback_server):
 
 def test_audio_output_is_decoded(model, loopback_server):
     loopback_server.enqueue(Reply.text(None, audio=Audio(transcript="hello", data=b"\x00\x01mp3")))
-    response = model("say hello", modalities=["text", "audio"], audio={"voice": "alloy", "format": "mp3"})
+    response = model(
+        "say hello", modalities=["text", "audio"], audio={"voice": "alloy", "format": "mp3"}
+    )
     assert response.response_type == "audio_text_generation"
     assert response.data.audio == b"\x00\x01mp3"
     assert response.data.text == "hello"
@@ -250,7 +286,9 @@ def test_refusal_is_kept_in_metadata(model, loopback_server):
 # -- streaming --------------------------------------------------------------------------------
 
 
-def test_stream_returns_after_the_first_chunk_and_sync_iteration_gets_the_rest(model, loopback_server):
+def test_stream_returns_after_the_first_chunk_and_sync_iteration_gets_the_rest(
+    model, loopback_server
+):
     loopback_server.enqueue(Reply.text("a b c d", chunk_delay=0.05))
     response = model("q", stream=True)
     assert response.first_chunk_event.is_set()
@@ -260,7 +298,14 @@ def test_stream_returns_after_the_first_chunk_and_sync_iteration_gets_the_rest(m
 
 
 async def test_async_stream_reasoning_first_then_content(model, loopback_server):
-    loopback_server.enqueue(Reply.text("The answer is 4.", reasoning="2 plus 2 is 4", reasoning_field="reasoning", chunk_delay=0.01))
+    loopback_server.enqueue(
+        Reply.text(
+            "The answer is 4.",
+            reasoning="2 plus 2 is 4",
+            reasoning_field="reasoning",
+            chunk_delay=0.01,
+        )
+    )
     response = await model.acall("What is 2+2?", stream=True)
     thinking = "".join([chunk async for chunk in response.consume_reasoning()])
     answer = "".join([chunk async for chunk in response.consume()])
@@ -269,7 +314,9 @@ async def test_async_stream_reasoning_first_then_content(model, loopback_server)
 
 
 async def test_async_sync_wait_on_the_producing_loop_is_refused(model, loopback_server):
-    loopback_server.enqueue(Reply.calls(ToolCall("get_weather", {"location": "x"}, id="c"), chunk_delay=0.05))
+    loopback_server.enqueue(
+        Reply.calls(ToolCall("get_weather", {"location": "x"}, id="c"), chunk_delay=0.05)
+    )
     response = await model.acall("q", stream=True, tool_definitions=ToolDefinitions(schemas=TOOLS))
     with pytest.raises(RuntimeError, match="aresult"):
         response.consume()
@@ -334,7 +381,11 @@ async def test_closing_an_async_stream_cancels_its_task(model, loopback_server):
 )
 def test_provider_errors_are_mapped(loopback_server, status, error_type):
     model = openai_model(loopback_server, retry=False)
-    loopback_server.enqueue(Reply.error(status, "provider says no", headers={"x-request-id": "req_42", "Retry-After": "2"}))
+    loopback_server.enqueue(
+        Reply.error(
+            status, "provider says no", headers={"x-request-id": "req_42", "Retry-After": "2"}
+        )
+    )
     with pytest.raises(error_type) as caught:
         model("q")
     error = caught.value
@@ -350,7 +401,9 @@ def test_unreachable_server_is_a_connection_error():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    model = mf.Model.chat_completion("openai/m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", retry=False)
+    model = mf.Model.chat_completion(
+        "openai/m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", retry=False
+    )
     with pytest.raises(mf.ProviderConnectionError):
         model("q")
 
@@ -366,7 +419,9 @@ def test_import_msgflux_does_not_import_openai():
         "mf.Model.chat_completion('openai/m', api_key='k', base_url='http://127.0.0.1:9/v1')\n"
         "print('openai' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "True"  # imported only when the SDK transport was chosen
 
 
@@ -394,7 +449,9 @@ def test_fastapi_streaming_response_served_by_a_real_server(loopback_server):
     from fastapi.responses import StreamingResponse
 
     loopback_server.set_handler(
-        lambda request: Reply.text("Streaming to the browser", reasoning="plan the words", reasoning_field="reasoning")
+        lambda request: Reply.text(
+            "Streaming to the browser", reasoning="plan the words", reasoning_field="reasoning"
+        )
     )
     model = openai_model(loopback_server)
     app = FastAPI()

@@ -103,7 +103,8 @@ def check_request_options(options: Mapping[str, Any]) -> None:
             raise ValueError(f"`{name}` must be a positive integer, got {value}")
     stop = options.get("stop")
     if stop is not None and not (
-        isinstance(stop, str) or (isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop))
+        isinstance(stop, str)
+        or (isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop))
     ):
         raise ValueError(f"`stop` must be a string or a list of strings, got {stop!r}")
     effort = options.get("reasoning_effort")
@@ -116,15 +117,25 @@ def check_request_options(options: Mapping[str, Any]) -> None:
     if modalities is not None and (
         not isinstance(modalities, list | tuple) or not set(modalities) <= set(_MODALITIES)
     ):
-        raise ValueError(f"`modalities` must be a list drawn from {list(_MODALITIES)}, got {modalities!r}")
+        raise ValueError(
+            f"`modalities` must be a list drawn from {list(_MODALITIES)}, got {modalities!r}"
+        )
     if options.get("audio") is not None and "audio" not in (modalities or ()):
-        raise ValueError("`audio` output settings need `modalities=['text', 'audio']` (or ['audio'])")
+        raise ValueError(
+            "`audio` output settings need `modalities=['text', 'audio']` (or ['audio'])"
+        )
     top_logprobs = options.get("top_logprobs")
     if top_logprobs is not None:
         if options.get("logprobs") is not True:
             raise ValueError("`top_logprobs` requires `logprobs=True`")
-        if isinstance(top_logprobs, bool) or not isinstance(top_logprobs, int) or not 0 <= top_logprobs <= 20:
-            raise ValueError(f"`top_logprobs` must be an integer from 0 to 20, got {top_logprobs!r}")
+        if (
+            isinstance(top_logprobs, bool)
+            or not isinstance(top_logprobs, int)
+            or not 0 <= top_logprobs <= 20
+        ):
+            raise ValueError(
+                f"`top_logprobs` must be an integer from 0 to 20, got {top_logprobs!r}"
+            )
     enable_thinking = options.get("enable_thinking")
     if enable_thinking is not None and not isinstance(enable_thinking, bool):
         raise ValueError(f"`enable_thinking` must be True or False, got {enable_thinking!r}")

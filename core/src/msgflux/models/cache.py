@@ -73,7 +73,10 @@ class ResponseCache:
 def _canonical(value: Any) -> Any:
     """A JSON-safe, order-stable stand-in for anything that changes an answer."""
     if isinstance(value, Mapping):
-        return {str(key): _canonical(item) for key, item in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {
+            str(key): _canonical(item)
+            for key, item in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
     if isinstance(value, list | tuple):
         return [_canonical(item) for item in value]
     if isinstance(value, type):

@@ -169,7 +169,9 @@ class ChatCompletionModel:
             raise ValueError(f"model_id must be a non-empty string, got {model_id!r}")
         provider = provider or type(self).provider
         if not provider:
-            raise ValueError("a model needs a provider: use mf.Model.chat_completion('provider/model')")
+            raise ValueError(
+                "a model needs a provider: use mf.Model.chat_completion('provider/model')"
+            )
         self.model_id = model_id
         self.provider = provider
         self._hooks = resolve_hooks(provider)
@@ -275,7 +277,8 @@ class ChatCompletionModel:
             where = " or ".join(f"`{name}`" for name in spec.api_key_env) or "an env var"
             raise MissingAPIKeyError(
                 f"the {self.provider!r} provider needs an API key: set {where} "
-                f"(e.g. mf.set_envs({(spec.api_key_env or ('API_KEY',))[0]}='...')) or pass api_key=..."
+                f"(e.g. mf.set_envs({(spec.api_key_env or ('API_KEY',))[0]}='...')) "
+                "or pass api_key=..."
             )
         return None
 
@@ -287,10 +290,12 @@ class ChatCompletionModel:
         if spec.default_base_url:
             return spec.default_base_url
         hint = f"set `{spec.base_url_env}` or " if spec.base_url_env else ""
-        raise ValueError(f"the {self.provider!r} provider has no default URL: {hint}pass base_url=...")
+        raise ValueError(
+            f"the {self.provider!r} provider has no default URL: {hint}pass base_url=..."
+        )
 
     def _initialize(self) -> None:
-        """Build the transport clients and the cache (spec section 16.3 lets subclasses override)."""
+        """Build the transport clients and the cache (spec 16.3 lets subclasses override it)."""
         if self._api_key is None:
             key = self._get_api_key()
             self._api_key = Secret(key) if key else None
@@ -470,8 +475,11 @@ class ChatCompletionModel:
         cache_key = None
         if self._response_cache is not None and not stream:
             cache_key = request_cache_key(
-                params=params, schema=generation_schema, typed_parser=typed_parser,
-                provider=self.provider, base_url=self.base_url,
+                params=params,
+                schema=generation_schema,
+                typed_parser=typed_parser,
+                provider=self.provider,
+                base_url=self.base_url,
             )
 
         params = self._run_adapt_params(params)
@@ -500,9 +508,13 @@ class ChatCompletionModel:
                 stacklevel=4,
             )
             if tool_definitions is not None:
-                raise ValueError("pass either `tool_definitions` or `tool_schemas`/`tool_choice`, not both")
+                raise ValueError(
+                    "pass either `tool_definitions` or `tool_schemas`/`tool_choice`, not both"
+                )
             if schemas is None:
-                raise ValueError("`tool_choice` needs tools: pass `tool_definitions=ToolDefinitions(...)`")
+                raise ValueError(
+                    "`tool_choice` needs tools: pass `tool_definitions=ToolDefinitions(...)`"
+                )
             from msgflux.tools import ToolDefinitions
 
             return ToolDefinitions(schemas=schemas, choice=choice)
@@ -513,7 +525,8 @@ class ChatCompletionModel:
         if not isinstance(tool_definitions, ToolDefinitions):
             raise TypeError(
                 "`tool_definitions` must be a msgflux.tools.ToolDefinitions, got "
-                f"{type(tool_definitions).__name__}; wrap your schemas: ToolDefinitions(schemas=[...])"
+                f"{type(tool_definitions).__name__}; wrap your schemas: "
+                "ToolDefinitions(schemas=[...])"
             )
         return tool_definitions if tool_definitions.schemas else None
 
@@ -555,11 +568,14 @@ class ChatCompletionModel:
                 if not isinstance(message, Mapping) or "role" not in message:
                     raise ValueError(
                         f"messages[{position}] must be a dict with a 'role' (e.g. "
-                        f"{{'role': 'user', 'content': '...'}} or mf.ChatBlock.user('...')), got {message!r}"
+                        f"{{'role': 'user', 'content': '...'}} or mf.ChatBlock.user('...')), "
+                        f"got {message!r}"
                     )
                 built.append(_copy_json(dict(message)))
         else:
-            raise TypeError(f"messages must be a str or a list of message dicts, got {type(messages).__name__}")
+            raise TypeError(
+                f"messages must be a str or a list of message dicts, got {type(messages).__name__}"
+            )
         if system_prompt is not None:
             if not isinstance(system_prompt, str):
                 raise TypeError(f"system_prompt must be a str, got {type(system_prompt).__name__}")
@@ -627,10 +643,13 @@ class ChatCompletionModel:
                 from msgflux.errors import StructuredOutputError
 
                 raise StructuredOutputError(
-                    f"the model refused to answer in the requested format: {response.metadata.refusal}",
+                    "the model refused to answer in the requested format: "
+                    f"{response.metadata.refusal}",
                     raw_text=text,
                 )
-            response.data = self._decode_structured(text, typed_parser, generation_schema, structured)
+            response.data = self._decode_structured(
+                text, typed_parser, generation_schema, structured
+            )
             response.response_type = "structured"
         else:
             if response.data is None:
@@ -645,8 +664,8 @@ class ChatCompletionModel:
         self, text: str, typed_parser: str | None, generation_schema: type | None, structured: Any
     ) -> Any:
         if typed_parser is not None:
-            from msgflux.dsl.typed_parsers import get_typed_parser, validate_against_schema
             from msgflux.dotdict import dotdict
+            from msgflux.dsl.typed_parsers import get_typed_parser, validate_against_schema
 
             data = dotdict(get_typed_parser(typed_parser).decode(text))
             if generation_schema is not None and self.validate_typed_parser_output:
@@ -682,7 +701,9 @@ class ChatCompletionModel:
             raise response.error
         return response
 
-    def _produce_sync(self, call: _Call, response: ModelStreamResponse, handle: _StreamHandle) -> None:
+    def _produce_sync(
+        self, call: _Call, response: ModelStreamResponse, handle: _StreamHandle
+    ) -> None:
         error: BaseException | None = None
         process = self._hooks.process_output
         try:

@@ -14,7 +14,9 @@ __all__ = ["Model"]
 def split_model_path(model_path: str) -> tuple[str, str]:
     """``"groq/openai/gpt-oss-120b"`` -> ``("groq", "openai/gpt-oss-120b")`` (first ``/``)."""
     if not isinstance(model_path, str):
-        raise TypeError(f"model path must be a str like 'openai/gpt-4.1-mini', got {type(model_path).__name__}")
+        raise TypeError(
+            f"model path must be a str like 'openai/gpt-4.1-mini', got {type(model_path).__name__}"
+        )
     provider, sep, model_id = model_path.partition("/")
     if not sep or not provider or not model_id:
         raise ValueError(

@@ -43,9 +43,12 @@ def register_model(cls: M) -> M:
     from msgflux.models.chat_completion import ChatCompletionModel
 
     if not (isinstance(cls, type) and issubclass(cls, ChatCompletionModel)):
-        raise TypeError("@register_model decorates a subclass of ChatCompletionModel / OpenAIChatCompletion")
+        raise TypeError(
+            "@register_model decorates a subclass of ChatCompletionModel / OpenAIChatCompletion"
+        )
     name = cls.__dict__.get("provider") or next(
-        (klass.__dict__["provider"] for klass in cls.__mro__ if klass.__dict__.get("provider")), None
+        (klass.__dict__["provider"] for klass in cls.__mro__ if klass.__dict__.get("provider")),
+        None,
     )
     if not name:
         raise TypeError(f"{cls.__name__} needs a class attribute `provider = 'name'`")
@@ -53,7 +56,8 @@ def register_model(cls: M) -> M:
         (
             klass.__dict__["provider"]
             for klass in cls.__mro__[1:]
-            if isinstance(klass.__dict__.get("provider"), str) and klass.__dict__["provider"] != name
+            if isinstance(klass.__dict__.get("provider"), str)
+            and klass.__dict__["provider"] != name
         ),
         None,
     )

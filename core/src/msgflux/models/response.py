@@ -382,4 +382,5 @@ class ModelStreamResponse(_ResponseBase):
 
     def __repr__(self) -> str:
         state = "done" if self.done else "streaming"
-        return f"ModelStreamResponse(mode={self.mode!r}, {state}, response_type={self.response_type!r})"
+        kind = self.response_type
+        return f"ModelStreamResponse(mode={self.mode!r}, {state}, response_type={kind!r})"

@@ -71,7 +71,9 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                return " ".join(part.get("text", "") for part in content if part.get("type") == "text")
+                return " ".join(
+                    part.get("text", "") for part in content if part.get("type") == "text"
+                )
     return ""
 
 
@@ -142,7 +144,11 @@ def _usage(params: dict[str, Any], answer: FakeAnswer) -> dict[str, int]:
         return answer.usage
     prompt = sum(len(str(message.get("content") or "").split()) for message in params["messages"])
     completion = len((answer.content or "").split()) + len((answer.reasoning or "").split())
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _chunks(answer: FakeAnswer, params: dict[str, Any], size: int) -> list[FakeChunk]:

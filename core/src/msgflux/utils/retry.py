@@ -10,6 +10,7 @@ default. Transports never retry on their own, so the two layers do not multiply.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC
 from typing import Any, TypeVar
 
 import tenacity
@@ -149,7 +150,7 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         pass
-    from datetime import datetime, timezone
+    from datetime import datetime
     from email.utils import parsedate_to_datetime
 
     try:
@@ -157,5 +158,5 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

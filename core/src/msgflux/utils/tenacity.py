@@ -26,7 +26,9 @@ class _Policy:
         self.retry = retry
 
 
-def apply_retry(function: Callable[..., Any], retry: Any = None, default: Any = None) -> Callable[..., Any]:
+def apply_retry(
+    function: Callable[..., Any], retry: Any = None, default: Any = None
+) -> Callable[..., Any]:
     """``function`` retried under ``retry`` (or ``default``); a model's own method as is."""
     from msgflux.models.chat_completion import ChatCompletionModel
 

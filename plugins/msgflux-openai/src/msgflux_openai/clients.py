@@ -62,9 +62,7 @@ def _sdk_clients(model: Any) -> ChatClients:
         "timeout": model.timeout,
     }
     sync_client = injected_sync or openai.OpenAI(**settings)
-    async_clients = _PerLoopAsyncClients(
-        lambda: openai.AsyncOpenAI(**settings), injected_async
-    )
+    async_clients = _PerLoopAsyncClients(lambda: openai.AsyncOpenAI(**settings), injected_async)
     allowed = _create_parameters(openai.OpenAI)
 
     def close() -> None:
@@ -156,14 +154,18 @@ class _SyncCompletions:
 
 
 class _AsyncCompletions:
-    def __init__(self, clients: _PerLoopAsyncClients, provider: str, allowed: frozenset[str] | None) -> None:
+    def __init__(
+        self, clients: _PerLoopAsyncClients, provider: str, allowed: frozenset[str] | None
+    ) -> None:
         self._clients = clients
         self._provider = provider
         self._allowed = allowed
 
     async def create(self, **params: Any) -> Any:
         try:
-            result = await self._clients.current().chat.completions.create(**_fit(params, self._allowed))
+            result = await self._clients.current().chat.completions.create(
+                **_fit(params, self._allowed)
+            )
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
         return _AsyncStream(result, self._provider) if params.get("stream") else result
@@ -231,15 +233,26 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
     if isinstance(exc, openai.APITimeoutError):
         return RequestTimeoutError(f"no response within the timeout ({exc})", provider=provider)
     if isinstance(exc, openai.APIConnectionError):
-        return ProviderConnectionError(f"connection failed: {exc.__cause__ or exc}", provider=provider)
+        return ProviderConnectionError(
+            f"connection failed: {exc.__cause__ or exc}", provider=provider
+        )
     if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
-        return ProviderError(_provider_message(exc.body) or exc.message, provider=provider, body=exc.body)
+        return ProviderError(
+            _provider_message(exc.body) or exc.message, provider=provider, body=exc.body
+        )
     if isinstance(exc, json.JSONDecodeError):
-        return ResponseDecodeError(f"{provider} sent a body that is not valid JSON: {exc}", raw_text=exc.doc)
+        return ResponseDecodeError(
+            f"{provider} sent a body that is not valid JSON: {exc}", raw_text=exc.doc
+        )
     name = type(exc).__name__
     if "Timeout" in name:  # the HTTP library's own timeouts, raised while streaming
         return RequestTimeoutError(f"{name}: {exc}", provider=provider)
-    if isinstance(exc, OSError) or name in ("RemoteProtocolError", "ReadError", "WriteError", "ConnectError"):
+    if isinstance(exc, OSError) or name in (
+        "RemoteProtocolError",
+        "ReadError",
+        "WriteError",
+        "ConnectError",
+    ):
         return ProviderConnectionError(f"{name}: {exc}", provider=provider)
     return exc
 
