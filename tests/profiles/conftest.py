@@ -57,7 +57,8 @@ def api_model(**overrides: Any) -> dict[str, Any]:
 
 
 def api_json(last_updated: str = "2026-07-20") -> dict[str, Any]:
-    """A small api.json: a new provider, and Groq's gpt-oss-120b at a new price."""
+    """A small api.json: a new provider (one closed, one open-weights model), and Groq's
+    gpt-oss-120b at a new price."""
     return {
         "loopback": {
             "id": "loopback",
@@ -65,7 +66,15 @@ def api_json(last_updated: str = "2026-07-20") -> dict[str, Any]:
             "env": ["LOOPBACK_API_KEY"],
             "npm": "@ai-sdk/openai-compatible",
             "doc": "http://127.0.0.1/",
-            "models": {"tiny-1": api_model(last_updated=last_updated)},
+            "models": {
+                "tiny-1": api_model(last_updated=last_updated),
+                "acme/tiny-open-7b": api_model(
+                    id="acme/tiny-open-7b",
+                    name="Tiny Open 7B",
+                    open_weights=True,
+                    last_updated=last_updated,
+                ),
+            },
         },
         "groq": {
             "id": "groq",

@@ -65,7 +65,10 @@ def test_refresh_downloads_converts_caches_and_switches_lookups(
     vllm = get_model_profile("Qwen/Qwen3-32B", provider_id="vllm")
     assert vllm is not None and vllm.derived_from == "models/alibaba/qwen3-32b"
     # hosted open-weights listings are re-indexed from the live data
-    assert get_model_profile("gpt-oss-120b", provider_id="vllm") is not None
+    served = get_model_profile("Acme/Tiny-Open-7B-AWQ", provider_id="vllm")
+    assert served is not None
+    assert served.derived_from == "providers/loopback/acme/tiny-open-7b"
+    assert served.name == "Tiny Open 7B" and served.cost.input_per_million is None
 
 
 def test_a_fresh_cache_is_used_without_a_request(catalogue_server) -> None:
