@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -701,23 +701,36 @@ class ChatCompletionModel:
             raise response.error
         return response
 
+    def _open_stream(self, params: dict[str, Any]) -> tuple[Any, Iterator[Any], Any]:
+        """Open a stream and read its first chunk: the unit that retries repeat.
+
+        A stream that fails before its first chunk (a 503, a reset) is retried like any
+        call, and fails the call itself when the retries run out.
+        """
+        stream = self._send(self.client, params)
+        try:
+            chunks = iter(stream)
+            first = next(chunks, _END)
+        except BaseException:
+            _close_quietly(stream)
+            raise
+        return stream, chunks, first
+
     def _produce_sync(
         self, call: _Call, response: ModelStreamResponse, handle: _StreamHandle
     ) -> None:
         error: BaseException | None = None
         process = self._hooks.process_output
         try:
-            handle.stream = self._with_retry(lambda: self._send(self.client, call.params))
-            if handle.cancelled:
-                return
-            prefilled = call.prefilling is None
-            for chunk in handle.stream:
-                if not prefilled:
+            handle.stream, chunks, first = self._with_retry(lambda: self._open_stream(call.params))
+            if first is not _END and not handle.cancelled:
+                if call.prefilling:
                     response.add(call.prefilling)
-                    prefilled = True
-                process(self, chunk, response)
-                if handle.cancelled:
-                    break
+                process(self, first, response)
+                for chunk in chunks:
+                    if handle.cancelled:
+                        break
+                    process(self, chunk, response)
         except BaseException as exc:  # delivered to the consumer with its original type
             if not handle.cancelled:
                 error = exc
@@ -754,21 +767,32 @@ class ChatCompletionModel:
             raise response.error
         return response
 
+    async def _aopen_stream(self, params: dict[str, Any]) -> tuple[Any, AsyncIterator[Any], Any]:
+        """Async ``_open_stream``: open the stream and read its first chunk."""
+        stream = await self._asend(self.aclient, params)
+        try:
+            chunks = aiter(stream)
+            first = await anext(chunks, _END)
+        except BaseException:
+            await _aclose_quietly(stream)
+            raise
+        return stream, chunks, first
+
     async def _produce_async(
         self, call: _Call, response: ModelStreamResponse, handle: _StreamHandle
     ) -> None:
         error: BaseException | None = None
         process = self._hooks.process_output
         try:
-            handle.stream = await self._awith_retry(self._asend, self.aclient, call.params)
-            prefilled = call.prefilling is None
-            async for chunk in handle.stream:
-                if not prefilled:
+            handle.stream, chunks, first = await self._awith_retry(self._aopen_stream, call.params)
+            if first is not _END and not handle.cancelled:
+                if call.prefilling:
                     response.add(call.prefilling)
-                    prefilled = True
-                process(self, chunk, response)
-                if handle.cancelled:
-                    break
+                process(self, first, response)
+                async for chunk in chunks:
+                    if handle.cancelled:
+                        break
+                    process(self, chunk, response)
         except asyncio.CancelledError:
             if not handle.cancelled:
                 error = asyncio.CancelledError("the stream's task was cancelled")
@@ -849,6 +873,9 @@ class ChatCompletionModel:
             f"{type(self).__name__}(provider={self.provider!r}, model_id={self.model_id!r}, "
             f"base_url={base_url!r})"
         )
+
+
+_END = object()  # marks a stream that ended before its first chunk
 
 
 def _json_safe(value: Any) -> Any:
