@@ -492,3 +492,26 @@ def test_fastapi_streaming_response_served_by_a_real_server(loopback_server):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_each_sync_stream_has_its_own_producer_thread(model, loopback_server):
+    loopback_server.set_handler(lambda request: Reply.text("a b c d e", chunk_delay=0.1))
+    responses = [model(f"q{i}", stream=True) for i in range(4)]
+    alive = [t for t in threading.enumerate() if t.name.startswith("msgflux-stream")]
+    assert len(alive) >= 4  # no small shared pool: a fourth stream is not waiting for a slot
+    assert ["".join(response) for response in responses] == ["a b c d e"] * 4
+
+
+def test_profile_and_cost_from_the_response_usage(model, loopback_server):
+    loopback_server.enqueue(
+        Reply.text("ok", usage=Usage(prompt_tokens=1000, completion_tokens=500))
+    )
+    usage = model("q").metadata.usage
+    profile = model.profile
+    assert profile is not None and profile.capabilities.tool_call
+    assert profile.limits.context > 0
+    expected = (1000 * profile.cost.input_per_million + 500 * profile.cost.output_per_million) / 1e6
+    assert profile.cost.calculate_from_usage(usage) == pytest.approx(expected)
+    assert profile.cost.calculate(
+        input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens
+    ) == (pytest.approx(expected))
