@@ -6,6 +6,8 @@ import asyncio
 import base64
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -852,3 +854,57 @@ async def test_async_context_manager():
     async with LoopbackServer() as srv, httpx.AsyncClient() as http:
         response = await http.get(srv.url("/health"))
     assert response.status_code == 200
+
+
+def test_expect_100_continue(server: LoopbackServer):
+    body = json.dumps({"model": "m", "messages": MESSAGES}).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nExpect: 100-continue\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection((server.host, server.port)) as sock:
+        sock.sendall(head)
+        interim = sock.recv(65536)
+        sock.sendall(body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"echo: hi there" in data
+
+
+def test_repeated_headers_are_kept_apart(server: LoopbackServer):
+    request = b"GET /health HTTP/1.1\r\nX-Tag: a\r\nx-tag: b\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((server.host, server.port)) as sock:
+        sock.sendall(request)
+        while sock.recv(65536):
+            pass
+
+    headers = server.last_request.headers
+    assert headers["X-TAG"] == "a, b"
+    assert headers.get_list("x-tag") == ["a", "b"]
+    assert headers.raw[:2] == [("X-Tag", "a"), ("x-tag", "b")]
+
+
+def test_recording_can_be_turned_off():
+    with LoopbackServer(record=False) as srv:
+        httpx.get(srv.url("/health"))
+        assert srv.requests == []
+
+
+def test_command_line_server_answers_echo():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "msgflux.testing.server"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        base_url = process.stdout.readline().strip()
+        with openai.OpenAI(base_url=base_url, api_key="k", max_retries=0) as c:
+            answer = create(c).choices[0].message.content
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    assert answer == "echo: hi there"
+    assert process.returncode == 0

@@ -29,6 +29,10 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._map[name.lower()]
 
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        """The value of ``name`` (case-insensitive), or ``default``."""
+        return self._map.get(name.lower(), default)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._map
 

@@ -144,12 +144,12 @@ class _Context:
     __slots__ = ("created", "id", "include_usage", "model", "request", "seq", "stream")
 
     def __init__(self, reply: Reply, request: Any, seq: int) -> None:
-        req = request if isinstance(request, Mapping) else {}
+        req = request if isinstance(request, dict) else {}
         self.request = req
         self.seq = seq
         self.stream = req.get("stream") is True
         options = req.get("stream_options")
-        self.include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
         model = req.get("model")
         self.model = reply.model or (model if isinstance(model, str) else "loopback")
         self.id = reply.id or f"chatcmpl-loopback-{seq}"
@@ -177,7 +177,9 @@ def _completion(reply: Reply, ctx: _Context) -> dict[str, Any]:
         ]
     if reply.message_extra:
         message.update(reply.message_extra)
-    logprobs = _logprobs(reply, _content_pieces(reply))
+    logprobs = None
+    if reply.logprobs is not None:
+        logprobs = _logprobs(reply, _content_pieces(reply))
     body: dict[str, Any] = {
         "id": ctx.id,
         "object": "chat.completion",
@@ -311,31 +313,29 @@ def _usage(reply: Reply, ctx: _Context) -> dict[str, Any] | None:
     usage = reply.usage
     if usage is None:
         return None
-    if isinstance(usage, Mapping):
-        return dict(usage)
     if usage == "auto":
-        reasoning = len((reply.reasoning or "").split())
-        completion = (
-            len((reply.content or "").split())
-            + reasoning
-            + len((reply.refusal or "").split())
-            + sum(max(1, len(_arguments(c)) // 4) for c in reply.tool_calls)
-        )
-        usage = Usage(
-            _prompt_words(ctx.request),
-            completion,
-            reasoning_tokens=reasoning if reasoning else None,
-        )
+        reasoning = len(reply.reasoning.split()) if reply.reasoning else 0
+        completion = reasoning + sum(max(1, len(_arguments(c)) // 4) for c in reply.tool_calls)
+        if reply.content:
+            completion += len(reply.content.split())
+        if reply.refusal:
+            completion += len(reply.refusal.split())
+        prompt = _prompt_words(ctx.request)
+        out = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if reasoning:
+            out["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        return out
     if not isinstance(usage, Usage):
-        raise TypeError(f"Reply.usage must be a Usage, a mapping, 'auto' or None; got {usage!r}")
-    out: dict[str, Any] = {
+        return dict(usage)
+    total = usage.total_tokens
+    out = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
-        "total_tokens": (
-            usage.total_tokens
-            if usage.total_tokens is not None
-            else usage.prompt_tokens + usage.completion_tokens
-        ),
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens if total is None else total,
     }
     if usage.reasoning_tokens is not None:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
@@ -344,12 +344,12 @@ def _usage(reply: Reply, ctx: _Context) -> dict[str, Any] | None:
     return out
 
 
-def _prompt_words(request: Mapping[str, Any]) -> int:
+def _prompt_words(request: dict[str, Any]) -> int:
     messages = request.get("messages")
     if not isinstance(messages, list):
         return 0
     return sum(
-        len(content_text(m.get("content")).split()) for m in messages if isinstance(m, Mapping)
+        len(content_text(m.get("content")).split()) for m in messages if isinstance(m, dict)
     )
 
 

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import msgspec
+
 __all__ = ["Audio", "Reply", "ToolCall", "Usage"]
 
 #: Where a streamed reply puts its token usage (see `Reply.usage_location`).
@@ -76,14 +78,13 @@ class Audio:
     expires_at: int | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Reply:
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
     """One scripted answer of the loopback server.
 
-    Build it with a constructor (`text`, `calls`, `error`, `raw`, `raw_events`, `echo`) and pass any
-    field below as a keyword to tune it, e.g. ``Reply.text("hi", delay=0.5, headers={...})``, or
-    derive a variant with ``reply.replace(...)``. Replies are immutable and can be enqueued many
-    times.
+    A frozen ``msgspec.Struct`` with keyword-only fields. Build it with a constructor (`text`,
+    `calls`, `error`, `raw`, `raw_events`, `echo`) and pass any field below as a keyword to tune
+    it, e.g. ``Reply.text("hi", delay=0.5, headers={...})``, or derive a variant with
+    ``reply.replace(...)``. Replies are immutable and can be enqueued many times.
 
     Attributes:
         kind: ``"completion"``, ``"error"``, ``"raw"`` or ``"events"`` (set by the constructors).
@@ -153,7 +154,7 @@ class Reply:
 
     kind: Literal["completion", "error", "raw", "events"] = "completion"
     status: int = 200
-    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     id: str | None = None
     model: str | None = None
     created: int | None = None
@@ -335,18 +336,18 @@ class Reply:
 
     def replace(self, **changes: Any) -> Reply:
         """A copy of this reply with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        return msgspec.structs.replace(self, **changes)
 
 
 def last_user_text(payload: Any) -> str:
-    """Text of the last ``user`` message of a chat request body (text parts joined by "\\n")."""
-    if not isinstance(payload, Mapping):
+    """Text of the last ``user`` message of a decoded chat request body (parts joined by "\\n")."""
+    if not isinstance(payload, dict):
         return ""
     messages = payload.get("messages")
     if not isinstance(messages, list):
         return ""
     for message in reversed(messages):
-        if isinstance(message, Mapping) and message.get("role") == "user":
+        if isinstance(message, dict) and message.get("role") == "user":
             return content_text(message.get("content"))
     return ""
 
@@ -359,7 +360,7 @@ def content_text(content: Any) -> str:
         return "\n".join(
             part["text"]
             for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
 

@@ -21,6 +21,10 @@ Example::
         assert out.choices[0].message.content == "Hello world"
         assert server.last_request.headers["authorization"] == "Bearer k"
 
+To measure a client without sharing its process (and GIL) with the server, run it on its own:
+``python -m msgflux.testing.server --port 8000`` serves echo replies (one stream chunk per word of
+the last user message) and prints its ``base_url``.
+
 Routes: ``POST /v1/chat/completions`` (any path ending in ``/chat/completions`` is accepted, for
 clients with other prefixes), ``GET /v1/models``, ``GET /health``. Anything else is a 404 in
 OpenAI's error shape.
@@ -35,7 +39,7 @@ import inspect
 import itertools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -75,6 +79,7 @@ class LoopbackServer:
         port: TCP port; ``0`` picks a free one.
         host: Interface to bind.
         models: Model ids listed by ``GET /v1/models``.
+        record: Keep every request in `requests` (turn off for long benchmark runs).
 
     Attributes:
         host: The bound interface.
@@ -89,8 +94,10 @@ class LoopbackServer:
         *,
         host: str = "127.0.0.1",
         models: Sequence[str] = ("loopback-model",),
+        record: bool = True,
     ) -> None:
         self.host = host
+        self._record = record
         self.port = port
         self._requested_port = port
         self._models_body = _encode(
@@ -284,8 +291,9 @@ class LoopbackServer:
                 await asyncio.sleep(0)
 
     def _dispatch(self, request: RecordedRequest) -> Plan | Awaitable[Plan]:
-        with self._lock:
-            self._requests.append(request)
+        if self._record:
+            with self._lock:
+                self._requests.append(request)
         method, path = request.method, request.path
         if path.endswith("/chat/completions"):
             if method != "POST":
@@ -299,7 +307,7 @@ class LoopbackServer:
 
     def _chat(self, request: RecordedRequest) -> Plan | Awaitable[Plan]:
         seq = next(self._seq)
-        if not isinstance(request.json, Mapping):
+        if not isinstance(request.json, dict):
             return _error_plan(400, "could not parse the JSON body of the request")
         with self._lock:
             reply = self._queue.popleft() if self._queue else None
@@ -338,6 +346,28 @@ class LoopbackServer:
         return _error_plan(500, f"loopback server script failed: {exc!r}")
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve echo replies until SIGINT/SIGTERM: ``python -m msgflux.testing.server``."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(
+        prog="python -m msgflux.testing.server",
+        description="Loopback OpenAI-compatible server answering chat completions with echoes.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with LoopbackServer(args.port, host=args.host, record=False) as server:
+        print(server.base_url, flush=True)
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            pass
+
+
 def _error_plan(status: int, message: str, type_: str | None = None) -> Plan:
     return Plan(status, _JSON, body=error_body(status, message, type_))
 
@@ -345,3 +375,7 @@ def _error_plan(status: int, message: str, type_: str | None = None) -> Plan:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+if __name__ == "__main__":
+    main()
