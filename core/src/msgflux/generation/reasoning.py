@@ -195,4 +195,4 @@ def _tools_transport(cls: type, schemas: list[dict[str, Any]]) -> TransportSchem
             out.append(action)
         return {**payload, "actions": out}
 
-    return TransportSchema(schema=root, strict=strict, normalize=normalize, embeds_tools=True)
+    return TransportSchema(schema=root, strict=strict, normalize=normalize, consumes_tools=True)

@@ -270,11 +270,13 @@ class _Compiler:
             if isinstance(t, mi.StructType) and t.tag_field is not None:
                 tag_schema = _enum_schema([t.tag])
                 plans.append(_FieldPlan(t.tag_field, t.tag_field, tag_schema, None, False))
-            for field in t.fields:
+            for field in _declared_order(t):
                 schema, restore = self.node(field.type)
                 optional = not field.required
                 plan = _FieldPlan(field.name, field.encode_name, schema, restore, False)
-                if positional and optional:
+                if optional and (positional or isinstance(t, mi.DataclassType)):
+                    # msgspec leaves a missing dataclass field off the instance (it falls back
+                    # to the class attribute), so to_builtins would drop it: fill it in instead.
                     plan.default = field.default
                     plan.default_factory = field.default_factory
                 if optional:
@@ -365,7 +367,7 @@ class _FieldPlan:
     restore: Restorer | None
     default_none: bool  # null means "not given": drop it so the field's default applies
     required: bool = True
-    # Positional (NamedTuple) fields: a dropped position is filled with its default.
+    # NamedTuple and dataclass fields: a dropped value is replaced by the field's default.
     default: Any = msgspec.NODEFAULT
     default_factory: Any = msgspec.NODEFAULT
 
@@ -425,6 +427,14 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
         inner = {k: v for k, v in schema.items() if k != "description"}
         return {"anyOf": [inner, {"type": "null"}], "description": schema["description"]}
     return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _declared_order(t: Any) -> tuple[Any, ...]:
+    """The fields in declaration order (msgspec sorts a TypedDict's; models read in order)."""
+    if not isinstance(t, mi.TypedDictType):
+        return t.fields
+    order = {name: i for i, name in enumerate(getattr(t.cls, "__annotations__", {}))}
+    return tuple(sorted(t.fields, key=lambda f: order.get(f.name, len(order))))
 
 
 def _accepts_none(t: mi.Type) -> bool:
@@ -572,7 +582,12 @@ class _ObjectRestorer:
                 continue
             v = out[field.key]
             if v is None and field.default_none:
-                del out[field.key]
+                if field.default is not msgspec.NODEFAULT:
+                    out[field.key] = field.default
+                elif field.default_factory is not msgspec.NODEFAULT:
+                    out[field.key] = field.default_factory()
+                else:
+                    del out[field.key]
             elif field.restore is not None:
                 out[field.key] = field.restore(v)
         return out

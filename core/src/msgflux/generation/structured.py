@@ -31,14 +31,14 @@ class TransportSchema(msgspec.Struct, frozen=True):
         schema: The JSON Schema the model must follow.
         strict: Whether ``schema`` is in the strict subset.
         normalize: Turns the decoded wire payload into the canonical shape of the class.
-        embeds_tools: ``True`` when the tools are described inside ``schema``, so the request
+        consumes_tools: ``True`` when the tools are described inside ``schema``, so the request
             must not also send them as ``tools``.
     """
 
     schema: dict[str, Any]
     strict: bool
     normalize: Callable[[Any], Any]
-    embeds_tools: bool = False
+    consumes_tools: bool = False
 
 
 class StructuredOutput:
@@ -52,11 +52,19 @@ class StructuredOutput:
         schema: The generation schema (the msgspec Struct class).
         name: The schema's name on the wire.
         strict: Whether the wire schema is in the strict subset (sent as ``"strict"``).
-        embeds_tools: ``True`` when the tools live inside the schema (ReAct with tools): the
+        consumes_tools: ``True`` when the tools live inside the schema (ReAct with tools): the
             request must then not send ``tools`` / ``tool_choice``.
     """
 
-    __slots__ = ("_normalize", "_schema", "_tools_key", "embeds_tools", "name", "schema", "strict")
+    __slots__ = (
+        "_normalize",
+        "_schema",
+        "_tools_key",
+        "consumes_tools",
+        "name",
+        "schema",
+        "strict",
+    )
 
     def __init__(
         self,
@@ -65,13 +73,13 @@ class StructuredOutput:
         *,
         strict: bool,
         normalize: Callable[[Any], Any] | None,
-        embeds_tools: bool = False,
+        consumes_tools: bool = False,
         tools_key: bytes | None = None,
     ) -> None:
         self.schema = schema
         self.name = schema_name(schema)
         self.strict = strict
-        self.embeds_tools = embeds_tools
+        self.consumes_tools = consumes_tools
         self._schema = wire_schema
         self._normalize = normalize
         self._tools_key = tools_key
@@ -146,7 +154,7 @@ class StructuredOutput:
         return dotdict(msgspec.to_builtins(value))
 
     def __repr__(self) -> str:
-        tools = ", embeds_tools=True" if self.embeds_tools else ""
+        tools = ", consumes_tools=True" if self.consumes_tools else ""
         return f"StructuredOutput({self.schema.__qualname__}, strict={self.strict}{tools})"
 
 
@@ -206,7 +214,7 @@ def _build(
                 transport.schema,
                 strict=transport.strict,
                 normalize=transport.normalize,
-                embeds_tools=transport.embeds_tools,
+                consumes_tools=transport.consumes_tools,
                 tools_key=tools_key,
             )
     compiled = compile_schema(schema, strict=True)
