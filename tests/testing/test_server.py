@@ -908,3 +908,29 @@ def test_command_line_server_answers_echo():
 
     assert answer == "echo: hi there"
     assert process.returncode == 0
+
+
+def test_tool_only_stream_opens_with_null_content(server: LoopbackServer):
+    server.enqueue(Reply.calls(("c1", "f", "{}")))
+
+    events = [json.loads(p) for p in sse_payloads(post_stream(server).text)[:-1]]
+
+    assert events[0]["choices"][0]["delta"] == {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+    }
+    assert events[1]["choices"][0]["delta"]["tool_calls"][0]["id"] == "c1"
+
+
+def test_usage_on_finish_chunk_and_extra_fields(server: LoopbackServer, client: openai.OpenAI):
+    base = Reply.text("hi", usage=Usage(2, 1), usage_location="finish")
+    server.enqueue(base.replace(extra={"provider": "P"}, message_extra={"custom": 1}))
+
+    chunks = list(create(client, stream=True))
+
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].usage.total_tokens == 3
+    assert {c.model_extra["provider"] for c in chunks} == {"P"}
+    assert chunks[0].choices[0].delta.model_extra["custom"] == 1
+    assert base.extra is None

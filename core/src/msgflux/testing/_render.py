@@ -226,7 +226,9 @@ def _chunks(reply: Reply, ctx: _Context) -> list[dict[str, Any]]:
             out.update(extra)
         return out
 
-    first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+    # OpenAI opens with the role; its content is "" for text answers and null for tool calls.
+    opening = None if reply.tool_calls and not reply.content else ""
+    first: dict[str, Any] = {"role": "assistant", "content": opening, "refusal": None}
     if reply.message_extra:
         first.update(reply.message_extra)
     events = [chunk(first)]
@@ -348,9 +350,7 @@ def _prompt_words(request: dict[str, Any]) -> int:
     messages = request.get("messages")
     if not isinstance(messages, list):
         return 0
-    return sum(
-        len(content_text(m.get("content")).split()) for m in messages if isinstance(m, dict)
-    )
+    return sum(len(content_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
 
 
 def _audio(reply: Reply, ctx: _Context) -> dict[str, Any]:

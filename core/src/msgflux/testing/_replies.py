@@ -148,8 +148,11 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
             ``data: [DONE]`` line never comes. JSON bodies: close the connection after this
             many body bytes (a body shorter than its ``Content-Length``).
 
-    Event counts include the ``data: [DONE]`` line. A count of N means N events were sent
-    before the fault; ``0`` means right after the response headers.
+    A stream is, in order: a chunk with ``role`` only (``content: ""``, or ``null`` for a
+    tool-call-only answer), reasoning pieces, ``reasoning_details`` items, content pieces,
+    refusal pieces, audio, tool-call fragments, the chunk with ``finish_reason``, the usage
+    chunk (see ``usage_location``), ``data: [DONE]``. Fault counts include every one of these
+    events: N means N events were sent before the fault, ``0`` right after the headers.
     """
 
     kind: Literal["completion", "error", "raw", "events"] = "completion"
