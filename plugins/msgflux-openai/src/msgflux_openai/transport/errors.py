@@ -14,7 +14,6 @@ a FastAPI-style ``{"detail": ...}``, or the raw text), the decoded ``body``, the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +26,7 @@ from msgflux.errors import (
     RateLimitError,
 )
 
-__all__ = ["error_from_payload", "error_from_response", "parse_retry_after"]
+__all__ = ["error_from_payload", "error_from_response"]
 
 _BY_STATUS: dict[int, type[ProviderError]] = {
     400: BadRequestError,
@@ -43,46 +42,11 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 _MAX_MESSAGE = 2000
 
 
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds a server asked us to wait, or ``None`` when it did not say.
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    # Shared with the SDK transport's mapping; imported here, on the rare 429 path only.
+    from msgflux.utils.retry import parse_retry_after
 
-    ``retry-after-ms`` (OpenAI's precise variant) wins over ``Retry-After``, which may be
-    a number of seconds or an HTTP-date.
-
-    Args:
-        headers: Response headers with lower-case names.
-        now: The current POSIX time (for tests); defaults to ``time.time()``.
-
-    Returns:
-        A non-negative number of seconds, or ``None``.
-    """
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = -1.0
-        if value >= 0 and value == value:  # rejects NaN
-            return value
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        return value if value >= 0 and value == value else None
-    from email.utils import parsedate_to_datetime  # only on the rare HTTP-date form
-
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return parse_retry_after(headers)
 
 
 def _message_of(payload: Any) -> str | None:
@@ -146,7 +110,7 @@ def error_from_response(
         "headers": headers,
     }
     if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+        return RateLimitError(message, retry_after=_retry_after(headers), **kwargs)
     return cls(message, **kwargs)
 
 
@@ -189,5 +153,5 @@ def error_from_payload(
         "headers": headers,
     }
     if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+        return RateLimitError(message, retry_after=_retry_after(headers), **kwargs)
     return cls(message, **kwargs)

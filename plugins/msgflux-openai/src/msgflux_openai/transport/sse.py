@@ -20,6 +20,7 @@ from msgflux.errors import ResponseDecodeError
 __all__ = ["SSEParser"]
 
 _KNOWN_IGNORED = (b"id", b"retry")
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEParser:
@@ -52,11 +53,9 @@ class SSEParser:
         if self.failure is not None or self.error is not None:
             return []
         if not self._started:
-            if not data:
+            data = self._strip_bom(data)
+            if not self._started:
                 return []
-            self._started = True
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
         if b"\r" in data or self._cr:
             data = self._normalize(data)
         pending = self._pending
@@ -83,6 +82,17 @@ class SSEParser:
                 pending.clear()
                 break
         return out
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        """Drop a UTF-8 byte order mark at the very start, even when split across reads."""
+        if self._pending:
+            data = self._pending.pop() + data
+        if len(data) < 3 and _BOM.startswith(data):
+            if data:
+                self._pending.append(data)  # too short to tell yet
+            return b""
+        self._started = True
+        return data[3:] if data.startswith(_BOM) else data
 
     def _normalize(self, data: bytes) -> bytes:
         """Turn CRLF and lone CR line ends into LF, also across feed boundaries."""
