@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import datetime
 import enum
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NamedTuple, TypedDict
 
 import msgspec
 import pytest
@@ -335,3 +335,36 @@ def test_long_and_odd_names_are_made_acceptable():
 def test_repr():
     assert isinstance(repr(structured_output(Person)), str)
     assert isinstance(structured_output(Person), StructuredOutput)
+
+
+class Span2(NamedTuple):
+    start: int
+    label: str = "none"
+    weight: float = 1.0
+
+
+class Shapes(msgspec.Struct):
+    span: Span2
+    tags: frozenset[str]
+    values: tuple[int, ...]
+    pair: tuple[int, int]
+
+
+def test_named_tuples_sets_and_tuples(strict_form: Any):
+    output = structured_output(Shapes)
+    schema = output.json_schema
+    strict_form(schema)
+    assert schema["properties"]["span"]["required"] == ["start", "label", "weight"]
+    assert schema["properties"]["pair"] == {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    data = output.decode(
+        '{"span": {"start": 1, "label": null, "weight": 2.5}, "tags": ["a", "b"],'
+        ' "values": [1, 2, 3], "pair": [4, 5]}'
+    )
+    assert msgspec.convert(data, Shapes) == Shapes(
+        span=Span2(1, "none", 2.5), tags=frozenset({"a", "b"}), values=(1, 2, 3), pair=(4, 5)
+    )
