@@ -669,7 +669,7 @@ class ChatCompletionModel:
 
             data = dotdict(get_typed_parser(typed_parser).decode(text))
             if generation_schema is not None and self.validate_typed_parser_output:
-                data = validate_against_schema(data, generation_schema)
+                data = validate_against_schema(data, generation_schema, raw_text=text)
             return data
         return structured.decode(text)
 
