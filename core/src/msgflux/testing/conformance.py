@@ -1,0 +1,641 @@
+"""A conformance suite that every provider plugin runs against itself.
+
+Subclass :class:`ProviderConformance` in your plugin's tests, name the provider and a model,
+and pytest collects about forty tests that drive your provider through the public API
+against the loopback OpenAI-compatible server (``msgflux.testing.server``): text, async,
+streaming, reasoning, tool calls, structured output, usage, provider errors and bad input::
+
+    # tests/test_conformance.py of msgflux-groq
+    from msgflux.testing.conformance import ProviderConformance
+
+    class TestGroqConformance(ProviderConformance):
+        provider = "groq"
+        model_id = "openai/gpt-oss-120b"
+        unsupported = frozenset({"logprobs", "audio_output", "web_search"})
+        stream_usage_location = "x_groq"
+
+The tests use the ``loopback_server`` fixture: enable it with
+``-p msgflux.testing.pytest_plugin`` (or ``pytest_plugins = ["msgflux.testing.pytest_plugin"]``
+in a ``conftest.py``).
+
+What a subclass can set:
+
+- ``unsupported``: capabilities the provider does not declare. Each feature test then
+  asserts that asking for the feature fails clearly (``UnsupportedParameterError``, nothing
+  sent) instead of testing the feature: nothing is skipped silently.
+- ``reasoning_fields``, ``stream_usage_location``: where the provider puts reasoning and
+  streamed usage on the wire, so the server answers the way the provider does.
+- ``plain_request_extras``: the JSON fields the provider adds to every request (the plain
+  call is asserted exactly).
+- ``make_model(server, **options)``: how a model is built (extra options, env vars...).
+- ``assert_*_request`` methods: what the provider's request looks like for plain calls,
+  streams, tools and structured output (the defaults are OpenAI's shapes), and
+  ``check_request(request, case)`` for anything else, called after every exchange.
+- ``transports``: the values of the provider's ``transport`` option to run every test with.
+  ``TRANSPORTS`` below is the one place that lists them for OpenAI-compatible providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import msgspec
+import pytest
+
+import msgflux as mf
+from msgflux.errors import UnsupportedParameterError
+from msgflux.testing.server import Audio, LoopbackServer, RecordedRequest, Reply, ToolCall, Usage
+
+__all__ = ["REFUSABLE", "TOOLS", "TRANSPORTS", "Answer", "ProviderConformance"]
+
+#: Transports of OpenAI-compatible providers (their ``transport`` option). Every test of a
+#: provider that declares a ``transport`` option runs once per entry.
+TRANSPORTS: tuple[str, ...] = ("sdk",)
+
+#: Capabilities whose absence the pipeline can detect from the request alone, with the call
+#: options that ask for each. (``reasoning`` and ``vision`` are not refusable this way: a
+#: request does not say in advance that it needs them.)
+REFUSABLE: Mapping[str, Mapping[str, Any]] = {
+    "streaming": {"stream": True},
+    "tools": {},  # tool definitions are added per call (a fresh object each time)
+    "structured_output": {},  # generation_schema=Answer, added per call
+    "logprobs": {"logprobs": True},
+    "audio_output": {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "mp3"}},
+    "web_search": {"web_search_options": {"search_context_size": "low"}},
+}
+
+#: Function-calling schemas used by the tool tests.
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Current time in a time zone.",
+            "parameters": {
+                "type": "object",
+                "properties": {"tz": {"type": "string"}},
+                "required": ["tz"],
+                "additionalProperties": False,
+            },
+        },
+    },
+]
+
+
+class Answer(msgspec.Struct):
+    """The generation schema of the structured-output tests."""
+
+    value: int
+    unit: str
+
+
+def _tools(choice: str | None = "auto") -> Any:
+    from msgflux.tools import ToolDefinitions
+
+    return ToolDefinitions(schemas=TOOLS, choice=choice)
+
+
+def _call(name: str, arguments: Mapping[str, Any], call_id: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+class ProviderConformance:
+    """Base class of a provider's conformance tests (see the module docstring).
+
+    Attributes:
+        provider: The provider name, as in ``"<provider>/<model_id>"``.
+        model_id: A model id of that provider.
+        api_key: The key passed to ``make_model`` (``None`` to pass none).
+        unsupported: Capabilities (``msgflux.providers.CAPABILITIES``) the provider does
+            not support; their tests assert a clear refusal instead.
+        reasoning_fields: Message/delta fields in which the provider sends reasoning text.
+        stream_usage_location: Where the provider puts token usage in a stream:
+            ``"chunk"`` (OpenAI: a last chunk, when ``stream_options.include_usage`` is
+            sent), ``"finish"`` (on the chunk with ``finish_reason``) or ``"x_groq"``.
+        plain_request_extras: JSON fields the provider adds to a plain request.
+        transports: ``transport`` option values to run every test with; ``None`` means
+            ``TRANSPORTS`` when the provider declares a ``transport`` option, else one
+            run without it.
+    """
+
+    provider: ClassVar[str]
+    model_id: ClassVar[str]
+    api_key: ClassVar[str | None] = "conformance-key"
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+    reasoning_fields: ClassVar[tuple[str, ...]] = ("reasoning",)
+    stream_usage_location: ClassVar[str] = "chunk"
+    plain_request_extras: ClassVar[Mapping[str, Any]] = {}
+    transports: ClassVar[tuple[str, ...] | None] = None
+
+    # -- customisation points --------------------------------------------------------------
+
+    def make_model(self, server: LoopbackServer, **options: Any) -> Any:
+        """Build the model under test, pointed at ``server``.
+
+        Override to add provider options or env vars; keep passing ``**options`` through.
+        """
+        if self.api_key is not None:
+            options.setdefault("api_key", self.api_key)
+        return mf.Model.chat_completion(
+            f"{self.provider}/{self.model_id}", base_url=server.base_url, **options
+        )
+
+    def check_request(self, request: RecordedRequest, case: str) -> None:
+        """Extra assertions on the request of scenario ``case`` (default: none).
+
+        ``case`` is one of ``"text"``, ``"async_text"``, ``"stream"``, ``"reasoning"``,
+        ``"tools"``, ``"stream_tools"``, ``"structured"``, ``"logprobs"``, ``"audio"``,
+        ``"web_search"``, ``"usage"``.
+        """
+
+    def assert_plain_request(self, body: Mapping[str, Any], messages: list[dict[str, Any]]) -> None:
+        """A plain call sends the model, the messages and ``plain_request_extras``, nothing else."""
+        assert body == {"model": self.model_id, "messages": messages, **self.plain_request_extras}
+
+    def assert_stream_request(self, body: Mapping[str, Any]) -> None:
+        """A stream asks for streaming, and for usage at its end."""
+        assert body.get("stream") is True
+        if self.stream_usage_location == "chunk":
+            assert body.get("stream_options") == {"include_usage": True}
+
+    def assert_tools_request(
+        self, body: Mapping[str, Any], tools: list[dict[str, Any]], choice: Any
+    ) -> None:
+        """The tools are sent as given, with the tool choice."""
+        assert body["tools"] == tools
+        assert body.get("tool_choice") == choice
+
+    def assert_structured_request(self, body: Mapping[str, Any], name: str) -> None:
+        """Structured output is asked for as OpenAI's strict ``json_schema`` response format."""
+        response_format = body["response_format"]
+        assert response_format["type"] == "json_schema"
+        assert response_format["json_schema"]["name"] == name
+        assert response_format["json_schema"]["schema"]["required"] == ["value", "unit"]
+
+    def assert_web_search_request(self, body: Mapping[str, Any]) -> None:
+        """Web search is asked for with OpenAI's ``web_search_options``."""
+        assert body["web_search_options"] == {"search_context_size": "low"}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Run every test once per transport (the single place transports are chosen)."""
+        if "transport" in metafunc.fixturenames:
+            metafunc.parametrize("transport", self._transports())
+
+    def _transports(self) -> tuple[str | None, ...]:
+        if self.transports is not None:
+            return self.transports
+        from msgflux.plugins import provider_chain
+
+        declares = any("transport" in spec.options for spec in provider_chain(self.provider))
+        return TRANSPORTS if declares else (None,)
+
+    def _model(self, server: LoopbackServer, transport: str | None, **options: Any) -> Any:
+        if transport is not None:
+            options["transport"] = transport
+        return self.make_model(server, **options)
+
+    def _last(self, server: LoopbackServer, case: str) -> dict[str, Any]:
+        request = server.last_request
+        assert request.method == "POST" and request.path.endswith("/chat/completions")
+        if self.api_key is not None:
+            assert request.headers["authorization"] == f"Bearer {self.api_key}"
+        assert request.json["model"] == self.model_id
+        self.check_request(request, case)
+        assert not server.errors, server.errors
+        return request.json
+
+    def _refused(self, capability: str, server: LoopbackServer, call: Callable[[], Any]) -> bool:
+        """If ``capability`` is unsupported, assert ``call`` fails clearly and sends nothing."""
+        if capability not in self.unsupported:
+            return False
+        with pytest.raises(UnsupportedParameterError) as caught:
+            call()
+        message = str(caught.value)
+        assert self.provider in message and capability.replace("_", " ") in message, message
+        assert server.requests == [], "a refused request must not reach the provider"
+        return True
+
+    # -- declaration -------------------------------------------------------------------------
+
+    def test_declared_capabilities_match(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        assert self.unsupported.isdisjoint(model.supports), (
+            f"{self.provider} declares {sorted(self.unsupported & model.supports)} "
+            "that the suite was told are unsupported"
+        )
+        for capability in REFUSABLE:
+            if capability not in self.unsupported:
+                assert capability in model.supports, f"{self.provider} lacks {capability!r}"
+
+    # -- text ---------------------------------------------------------------------------------
+
+    def test_plain_text_call(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        loopback_server.enqueue(Reply.text("Hello there"))
+        response = model("Hello")
+        assert response.consume() == "Hello there"
+        assert response.response_type == "text_generation"
+        assert response.reasoning is None
+        body = self._last(loopback_server, "text")
+        self.assert_plain_request(body, [{"role": "user", "content": "Hello"}])
+
+    def test_system_prompt_and_history_are_sent_in_order(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        history = [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "What is 2+2?"},
+        ]
+        model(history, system_prompt="Be brief.")
+        body = self._last(loopback_server, "text")
+        assert body["messages"] == [{"role": "system", "content": "Be brief."}, *history]
+
+    def test_falsy_generation_values_are_sent(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        model("q", temperature=0, top_p=0, seed=0)
+        body = self._last(loopback_server, "text")
+        assert (body["temperature"], body["top_p"], body["seed"]) == (0, 0, 0)
+
+    async def test_async_text_call(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        loopback_server.enqueue(Reply.text("async answer"))
+        response = await model.acall("Hello")
+        assert response.consume() == "async answer"
+        self._last(loopback_server, "async_text")
+
+    # -- streaming ----------------------------------------------------------------------------
+
+    def test_stream_sync_iteration(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        stream = lambda: model("q", stream=True)  # noqa: E731
+        if self._refused("streaming", loopback_server, stream):
+            return
+        loopback_server.enqueue(Reply.text("one two three", chunks=["one", " two", " three"]))
+        response = stream()
+        assert list(response) == ["one", " two", " three"]
+        assert response.data == "one two three" and response.response_type == "text_generation"
+        self.assert_stream_request(self._last(loopback_server, "stream"))
+
+    async def test_stream_async_consume(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported:
+            with pytest.raises(UnsupportedParameterError):
+                await model.acall("q", stream=True)
+            return
+        loopback_server.enqueue(Reply.text("alpha beta", chunks=["alpha", " beta"]))
+        response = await model.acall("q", stream=True)
+        assert [chunk async for chunk in response.consume()] == ["alpha", " beta"]
+        assert await response.aresult() == "alpha beta"
+        self.assert_stream_request(self._last(loopback_server, "stream"))
+
+    @pytest.mark.parametrize(
+        "reasoning_first", [True, False], ids=["reasoning-first", "content-first"]
+    )
+    async def test_stream_reasoning_and_content_in_either_order(
+        self, loopback_server, transport, reasoning_first
+    ):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported:
+            return  # refused by test_stream_sync_iteration
+        loopback_server.enqueue(
+            Reply.text(
+                "The answer is 4.",
+                reasoning="2 plus 2 is 4",
+                reasoning_field=self.reasoning_fields[0],
+            )
+        )
+        response = await model.acall("What is 2+2?", stream=True)
+        if reasoning_first:
+            thinking = "".join([c async for c in response.consume_reasoning()])
+            answer = "".join([c async for c in response.consume()])
+        else:
+            answer = "".join([c async for c in response.consume()])
+            thinking = "".join([c async for c in response.consume_reasoning()])
+        assert (thinking, answer) == ("2 plus 2 is 4", "The answer is 4.")
+        assert response.reasoning == "2 plus 2 is 4" and response.has_reasoning
+        self._last(loopback_server, "stream")
+
+    def test_stream_reasoning_sync_iteration(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported:
+            return  # refused by test_stream_sync_iteration
+        loopback_server.enqueue(
+            Reply.text("42", reasoning="six times seven", reasoning_field=self.reasoning_fields[0])
+        )
+        response = model("q", stream=True)
+        assert "".join(response.iter_reasoning()) == "six times seven"
+        assert "".join(response) == "42"
+
+    # -- reasoning ----------------------------------------------------------------------------
+
+    def test_reasoning_is_kept_apart_from_the_answer(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        for field in self.reasoning_fields:
+            loopback_server.enqueue(
+                Reply.text("108", reasoning="15*7=105, +3=108", reasoning_field=field)
+            )
+            response = model("What is 15 * 7 + 3?")
+            assert response.consume() == "108", field
+            assert response.reasoning == "15*7=105, +3=108", field
+            self._last(loopback_server, "reasoning")
+
+    def test_return_reasoning_false_drops_the_trace(self, loopback_server, transport):
+        model = self._model(loopback_server, transport, return_reasoning=False)
+        loopback_server.enqueue(
+            Reply.text("108", reasoning="secret", reasoning_field=self.reasoning_fields[0])
+        )
+        response = model("q")
+        assert response.consume() == "108" and response.reasoning is None
+
+    # -- tool calls ---------------------------------------------------------------------------
+
+    def test_single_tool_call(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        call = lambda: model("Weather in Paris?", tool_definitions=_tools("get_weather"))  # noqa: E731
+        if self._refused("tools", loopback_server, call):
+            return
+        loopback_server.enqueue(Reply.calls(ToolCall("get_weather", {"city": "Paris"}, id="c1")))
+        response = call()
+        assert response.response_type == "tool_call"
+        aggregator = response.consume()
+        assert aggregator.get_calls() == [_call("get_weather", {"city": "Paris"}, "c1")]
+        assert response.metadata.finish_reason == "tool_calls"
+        body = self._last(loopback_server, "tools")
+        self.assert_tools_request(
+            body, TOOLS, {"type": "function", "function": {"name": "get_weather"}}
+        )
+
+    def test_parallel_tool_calls_with_text(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        call = lambda: model("Paris weather and UTC time?", tool_definitions=_tools())  # noqa: E731
+        if self._refused("tools", loopback_server, call):
+            return
+        loopback_server.enqueue(
+            Reply.calls(
+                ToolCall("get_weather", {"city": "Paris"}, id="c1"),
+                ToolCall("get_time", {"tz": "UTC"}, id="c2"),
+                content="Checking both.",
+            )
+        )
+        aggregator = call().consume()
+        assert aggregator.get_calls() == [
+            _call("get_weather", {"city": "Paris"}, "c1"),
+            _call("get_time", {"tz": "UTC"}, "c2"),
+        ]
+        assert aggregator.content == "Checking both."
+        self.assert_tools_request(self._last(loopback_server, "tools"), TOOLS, "auto")
+
+    @pytest.mark.parametrize("ids", ["first", "every", "late"])
+    def test_streamed_parallel_tool_calls_with_interleaved_fragments(
+        self, loopback_server, transport, ids
+    ):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported:
+            return  # refused by test_stream_sync_iteration
+        call = lambda: model("q", stream=True, tool_definitions=_tools())  # noqa: E731
+        if self._refused("tools", loopback_server, call):
+            return
+        loopback_server.enqueue(
+            Reply.calls(
+                ToolCall(
+                    "get_weather",
+                    '{"city": "Paris"}',
+                    id="c1",
+                    chunks=['{"ci', 'ty": "Pa', 'ris"}'],
+                ),
+                ToolCall("get_time", '{"tz": "UTC"}', id="c2", chunks=['{"tz"', ': "UTC"}']),
+                interleave_tool_calls=True,
+                tool_call_ids=ids,
+            )
+        )
+        response = call()
+        calls = response.consume().get_calls()
+        assert calls == [
+            _call("get_weather", {"city": "Paris"}, "c1"),
+            _call("get_time", {"tz": "UTC"}, "c2"),
+        ], calls
+        body = self._last(loopback_server, "stream_tools")
+        self.assert_stream_request(body)
+
+    async def test_streamed_text_then_tool_call_keeps_both(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported or "tools" in self.unsupported:
+            return  # refused by the tests above
+        loopback_server.enqueue(
+            Reply.calls(ToolCall("get_time", {"tz": "UTC"}, id="c9"), content="Let me check.")
+        )
+        response = await model.acall("q", stream=True, tool_definitions=_tools())
+        aggregator = await response.aresult()
+        assert response.response_type == "tool_call"
+        assert aggregator.content == "Let me check."
+        assert aggregator.get_calls() == [_call("get_time", {"tz": "UTC"}, "c9")]
+
+    def test_tool_results_round_trip(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        if "tools" in self.unsupported:
+            return  # refused by test_single_tool_call
+        loopback_server.enqueue(
+            Reply.calls(ToolCall("get_weather", {"city": "Paris"}, id="c1")),
+            Reply.text("It is sunny in Paris."),
+        )
+        tools = _tools()
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Paris?"}]
+        aggregator = model(messages, tool_definitions=tools).consume()
+        aggregator.insert_results("c1", "sunny, 21 C")
+        messages += aggregator.get_messages()
+        assert model(messages, tool_definitions=tools).consume() == "It is sunny in Paris."
+        sent = self._last(loopback_server, "tools")["messages"]
+        assert sent[-1] == {"role": "tool", "tool_call_id": "c1", "content": "sunny, 21 C"}
+        assert sent[-2]["role"] == "assistant"
+        assert sent[-2]["tool_calls"][0]["id"] == "c1"
+
+    # -- structured output --------------------------------------------------------------------
+
+    def test_structured_output(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        call = lambda: model("How heavy?", generation_schema=Answer)  # noqa: E731
+        if self._refused("structured_output", loopback_server, call):
+            return
+        loopback_server.enqueue(Reply.text('{"value": 3, "unit": "kg"}'))
+        response = call()
+        assert response.response_type == "structured"
+        data = response.consume()
+        assert data == {"value": 3, "unit": "kg"} and data.value == 3
+        self.assert_structured_request(self._last(loopback_server, "structured"), "Answer")
+
+    def test_structured_output_that_does_not_fit_keeps_the_raw_text(
+        self, loopback_server, transport
+    ):
+        model = self._model(loopback_server, transport)
+        if "structured_output" in self.unsupported:
+            return  # refused by test_structured_output
+        loopback_server.enqueue(Reply.text('{"value": "three"}'))
+        with pytest.raises(mf.StructuredOutputError) as caught:
+            model("q", generation_schema=Answer)
+        assert caught.value.raw_text == '{"value": "three"}'
+
+    # -- optional capabilities ----------------------------------------------------------------
+
+    def test_logprobs(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        call = lambda: model("q", logprobs=True)  # noqa: E731
+        if self._refused("logprobs", loopback_server, call):
+            return
+        loopback_server.enqueue(Reply.text("a b", logprobs=True))
+        response = call()
+        assert [entry["token"] for entry in response.metadata.logprobs["content"]] == ["a", " b"]
+        assert self._last(loopback_server, "logprobs")["logprobs"] is True
+
+    def test_audio_output(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        options = REFUSABLE["audio_output"]
+        call = lambda: model("say hi", **options)  # noqa: E731
+        if self._refused("audio_output", loopback_server, call):
+            return
+        loopback_server.enqueue(Reply.text(None, audio=Audio(transcript="hi", data=b"\x01\x02")))
+        response = call()
+        assert response.data.audio == b"\x01\x02" and response.data.text == "hi"
+        self._last(loopback_server, "audio")
+
+    def test_web_search(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        options = REFUSABLE["web_search"]
+        call = lambda: model("news?", **options)  # noqa: E731
+        if self._refused("web_search", loopback_server, call):
+            return
+        citation = {
+            "type": "url_citation",
+            "url_citation": {"url": "https://example.com", "title": "E"},
+        }
+        loopback_server.enqueue(Reply.text("Found it.", annotations=[citation]))
+        response = call()
+        assert response.consume() == "Found it."
+        assert response.metadata.annotations == [citation]
+        self.assert_web_search_request(self._last(loopback_server, "web_search"))
+
+    # -- usage --------------------------------------------------------------------------------
+
+    def test_usage_in_metadata(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        loopback_server.enqueue(Reply.text("ok", usage=Usage(11, 2, reasoning_tokens=1)))
+        response = model("q")
+        usage = response.metadata.usage
+        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (11, 2, 13)
+        assert usage.completion_tokens_details.reasoning_tokens == 1
+        assert response.metadata.finish_reason == "stop"
+        self._last(loopback_server, "usage")
+
+    def test_streamed_usage_in_metadata(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        if "streaming" in self.unsupported:
+            return  # refused by test_stream_sync_iteration
+        loopback_server.enqueue(
+            Reply.text("ok then", usage=Usage(7, 3), usage_location=self.stream_usage_location)
+        )
+        response = model("q", stream=True)
+        assert "".join(response) == "ok then"
+        usage = response.metadata.usage
+        assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+            7,
+            3,
+            10,
+        )
+        assert response.metadata.finish_reason == "stop"
+        self.assert_stream_request(self._last(loopback_server, "usage"))
+
+    # -- provider errors ----------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("status", "error_type"),
+        [
+            (400, mf.BadRequestError),
+            (401, mf.AuthenticationError),
+            (403, mf.AuthenticationError),
+            (404, mf.BadRequestError),
+            (422, mf.BadRequestError),
+            (500, mf.ProviderError),
+        ],
+    )
+    def test_provider_errors_are_mapped(self, loopback_server, transport, status, error_type):
+        model = self._model(loopback_server, transport, retry=False)
+        loopback_server.enqueue(
+            Reply.error(status, "the provider says no", headers={"x-request-id": "req_7"})
+        )
+        with pytest.raises(error_type) as caught:
+            model("q")
+        error = caught.value
+        assert (error.status, error.provider) == (status, self.provider)
+        assert "the provider says no" in str(error) and error.request_id == "req_7"
+        assert len(loopback_server.requests) == 1
+
+    def test_rate_limit_without_retry_fails_at_once(self, loopback_server, transport):
+        model = self._model(loopback_server, transport, retry=False)
+        loopback_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "7"}))
+        with pytest.raises(mf.RateLimitError) as caught:
+            model("q")
+        assert caught.value.retry_after == 7.0 and caught.value.provider == self.provider
+        assert len(loopback_server.requests) == 1
+
+    def test_rate_limit_is_retried_after_the_wait_the_provider_asks(
+        self, loopback_server, transport
+    ):
+        model = self._model(loopback_server, transport)
+        loopback_server.enqueue(
+            Reply.error(429, "slow down", headers={"Retry-After": "0"}), Reply.text("finally")
+        )
+        assert model("q").consume() == "finally"
+        assert len(loopback_server.requests) == 2
+
+    def test_rate_limit_gives_up_after_the_last_attempt(self, loopback_server, transport):
+        model = self._model(loopback_server, transport, retry={"max_attempts": 2})
+        for _ in range(2):
+            loopback_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "0"}))
+        with pytest.raises(mf.RateLimitError):
+            model("q")
+        assert len(loopback_server.requests) == 2
+
+    def test_stream_that_fails_before_its_first_chunk_raises_at_the_call(
+        self, loopback_server, transport
+    ):
+        model = self._model(loopback_server, transport, retry=False)
+        if "streaming" in self.unsupported:
+            return
+        loopback_server.enqueue(Reply.error(401, "bad key"))
+        with pytest.raises(mf.AuthenticationError):
+            model("q", stream=True)
+
+    # -- bad input ----------------------------------------------------------------------------
+
+    def test_unknown_model_keyword_is_a_type_error(self, loopback_server, transport):
+        with pytest.raises(TypeError, match="temperature"):
+            self._model(loopback_server, transport, temprature=0.2)
+
+    def test_unknown_call_keyword_is_a_type_error(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        with pytest.raises(TypeError, match="system_prompt"):
+            model("q", system_promt="x")
+        assert loopback_server.requests == []
+
+    def test_caller_data_is_not_mutated(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+        extra_body = {"custom": {"nested": [1]}}
+        snapshot = msgspec.json.encode([messages, extra_body])
+        model(messages, extra_body=extra_body)
+        assert msgspec.json.encode([messages, extra_body]) == snapshot
