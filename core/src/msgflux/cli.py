@@ -58,10 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build_parser()
     args = parser.parse_args(argv)  # exits with 2 (and argparse's message) on usage errors
+    # `--debug` is accepted before or after the command; argparse leaves it unset otherwise.
+    args.debug = getattr(args, "debug", False)
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format=f"{PROG}: %(levelname)s: %(name)s: %(message)s",
+        level=logging.WARNING, format=f"{PROG}: %(levelname)s: %(name)s: %(message)s"
     )
+    if args.debug:
+        # msgflux's own loggers only: vendor SDKs log request options at DEBUG.
+        logging.getLogger("msgflux").setLevel(logging.DEBUG)
     try:
         return int(args.handler(args) or EXIT_OK)
     except KeyboardInterrupt:
@@ -140,7 +144,6 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Call chat-completion LLMs through msgflux; providers are plugins.",
         parents=[common],
     )
-    parser.set_defaults(debug=False)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
