@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -805,8 +806,13 @@ async def test_concurrent_streams_get_their_own_echo(server: LoopbackServer, acl
 # -- lifecycle -------------------------------------------------------------------------------
 
 
+def open_fds() -> int | None:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
 def test_stop_closes_connections_and_joins_the_thread():
     before = set(threading.enumerate())
+    fds_before = open_fds()
     srv = LoopbackServer().start()
     assert set(threading.enumerate()) != before
     srv.enqueue(Reply.text("a b c", stall_after=1))
@@ -837,6 +843,7 @@ def test_stop_closes_connections_and_joins_the_thread():
         httpx.get(srv.url("/health"))
     keep_alive.close()
     srv.stop()  # idempotent
+    assert open_fds() == fds_before
 
 
 def test_given_port_and_restart():
