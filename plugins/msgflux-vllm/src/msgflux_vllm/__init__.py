@@ -1,0 +1,66 @@
+"""msgflux-vllm: a vLLM server (``vllm serve``) as the ``vllm`` provider.
+
+```python
+import msgflux as mf
+
+model = mf.Model.chat_completion("vllm/Qwen/Qwen3-8B", enable_thinking=True)
+response = model("What is 15 * 7 + 3?")   # VLLM_BASE_URL or http://localhost:8000/v1
+response.consume(), response.reasoning
+```
+
+The provider extends ``openai``: transport, decoding and reasoning extraction (vLLM's
+``reasoning`` field, ``reasoning_content`` from servers before the rename) are the OpenAI
+plugin's. This plugin adds vLLM's request rules (``params.py``).
+"""
+
+from __future__ import annotations
+
+from msgflux import hookimpl
+from msgflux.providers import ProviderSpec
+from msgflux_vllm.params import adapt_request, validate_options
+
+__all__ = ["PROVIDER"]
+
+PROVIDER = ProviderSpec(
+    name="vllm",
+    extends="openai",
+    # `vllm serve --api-key` is optional: without it the server accepts anonymous requests.
+    api_key_env=("VLLM_API_KEY",),
+    api_key_required=False,
+    base_url_env="VLLM_BASE_URL",
+    default_base_url="http://localhost:8000/v1",
+    options={
+        # Chat-template variables that switch a model's thinking on/off (Qwen3 reads
+        # enable_thinking; Granite, DeepSeek-V3.1 and Holo2 read thinking).
+        "thinking_kwargs": ("enable_thinking", "thinking"),
+    },
+    # Not declared: audio output and web search (a vLLM server has neither).
+    supports=frozenset(
+        {"streaming", "tools", "structured_output", "reasoning", "logprobs", "vision"}
+    ),
+    description="vLLM's OpenAI-compatible server (self-hosted open models)",
+)
+
+
+def _chat_class() -> type:
+    from msgflux_vllm.chat import VLLMChatCompletion
+
+    return VLLMChatCompletion
+
+
+@hookimpl
+def register_providers() -> list[ProviderSpec]:
+    from dataclasses import replace
+
+    return [replace(PROVIDER, model_class=_chat_class())]
+
+
+@hookimpl
+def initialize_client(model):
+    # Called once per model: the place to reject bad options before any request.
+    validate_options(model.options)
+
+
+@hookimpl
+def adapt_params(model, params):
+    return adapt_request(model, params)
