@@ -214,7 +214,7 @@ class ChatCompletionModel:
         self.validate_typed_parser_output = validate_typed_parser_output
         self.verbose = verbose
         self.context_length = context_length
-        self.timeout = timeout
+        self.timeout = _check_timeout(timeout)
         self.extra_body = dict(extra_body) if extra_body else {}
         self.extra_headers = dict(extra_headers) if extra_headers else {}
         self.enable_cache = enable_cache
@@ -468,18 +468,25 @@ class ChatCompletionModel:
         extra_headers = {**self.extra_headers, **(call_options.get("extra_headers") or {})}
         if extra_headers:
             params["extra_headers"] = extra_headers
-        timeout = call_options.get("timeout", self.timeout)
+        timeout = _check_timeout(call_options.get("timeout", self.timeout))
         if timeout is not None:
             params["timeout"] = timeout
 
         cache_key = None
         if self._response_cache is not None and not stream:
+            # Everything that changes the answer or its decoding; never the API key (the
+            # key function also drops the timeout and credential headers from params).
             cache_key = request_cache_key(
                 params=params,
                 schema=generation_schema,
                 typed_parser=typed_parser,
                 provider=self.provider,
                 base_url=self.base_url,
+                decoding=(
+                    self.return_reasoning,
+                    self.reasoning_in_tool_call,
+                    self.validate_typed_parser_output,
+                ),
             )
 
         params = self._run_adapt_params(params)
@@ -876,6 +883,18 @@ class ChatCompletionModel:
 
 
 _END = object()  # marks a stream that ended before its first chunk
+
+
+def _check_timeout(timeout: Any) -> float | None:
+    """``timeout`` if it is ``None`` (wait forever) or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(
+            f"`timeout` must be a positive number of seconds (or None to wait forever), "
+            f"got {timeout!r}"
+        )
+    return timeout
 
 
 def _json_safe(value: Any) -> Any:
