@@ -20,8 +20,23 @@ MsgfluxError
     └── ProviderConnectionError (ConnectionError)  refused, reset, DNS, TLS
 ```
 
+Other statuses (408, 409, 5xx, an error event inside a stream) are a plain
+``ProviderError``. What each error carries:
+
+- ``ProviderError``: ``provider``, ``status`` (``None`` when no response arrived),
+  ``request_id``, ``message`` (the provider's own text), ``body``, ``headers`` and
+  ``retry_after`` (seconds, from ``Retry-After`` / ``retry-after-ms``, when sent).
+- ``ResponseDecodeError``: ``raw_text`` (the undecodable text exactly as received) and,
+  where known, ``provider``, ``status`` and ``request_id``.
+
+The exception the transport raised (the ``openai`` SDK's, a socket error...) is chained
+as ``__cause__``. Which errors are retried is decided in :mod:`msgflux.utils.retry`.
+Every ``MsgfluxError`` pickles with all its fields (multiprocessing, task queues).
+
 Secrets never appear in these messages: they are built from provider names, env var
-names, statuses and the provider's own error text.
+names, statuses and the provider's own error text, and the model scrubs its API key from
+an error (and the exceptions chained to it) before raising it, in case a provider echoes
+the key back (see :func:`redact_secret`).
 """
 
 from __future__ import annotations
@@ -45,11 +60,23 @@ __all__ = [
     "ResponseDecodeError",
     "StructuredOutputError",
     "UnsupportedParameterError",
+    "redact_secret",
 ]
 
 
 class MsgfluxError(Exception):
     """Base class of every exception msgflux raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild without calling __init__ (subclasses take keyword-only fields), then
+        # restore every attribute: pickling keeps provider, status, retry_after, raw_text...
+        return (_rebuild_error, (type(self), self.args), self.__dict__.copy())
+
+
+def _rebuild_error(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 class ProviderNotFoundError(MsgfluxError, ValueError):
@@ -79,13 +106,29 @@ class UnsupportedParameterError(MsgfluxError, ValueError):
 class ResponseDecodeError(MsgfluxError, ValueError):
     """The provider's answer could not be decoded.
 
+    Not retried: the same request would most likely get the same answer.
+
     Attributes:
         raw_text: The undecodable text exactly as received, for inspection or repair.
+        provider: The msgflux provider name, when known.
+        status: The HTTP status of the answer, when known.
+        request_id: The provider's request id, when it sent one.
     """
 
-    def __init__(self, message: str, *, raw_text: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str | None = None,
+        provider: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.raw_text = raw_text
+        self.provider = provider
+        self.status = status
+        self.request_id = request_id
 
 
 class StructuredOutputError(ResponseDecodeError):
@@ -102,6 +145,8 @@ class ProviderError(MsgfluxError):
         message: The provider's own error message (or a description of the failure).
         body: The decoded error body, when there was one.
         headers: The response headers, when there was a response.
+        retry_after: Seconds the provider asked to wait before trying again
+            (``Retry-After`` or ``retry-after-ms``, seconds or HTTP-date), or ``None``.
     """
 
     def __init__(
@@ -113,6 +158,7 @@ class ProviderError(MsgfluxError):
         request_id: str | None = None,
         body: Any = None,
         headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.provider = provider
@@ -120,6 +166,13 @@ class ProviderError(MsgfluxError):
         self.request_id = request_id
         self.body = body
         self.headers = dict(headers) if headers else {}
+        if retry_after is None and self.headers:
+            # A 503 may say when to come back as well as a 429. Imported here: the module
+            # imports this one, and only failed requests with headers get this far.
+            from msgflux.utils.retry import parse_retry_after
+
+            retry_after = parse_retry_after(self.headers)
+        self.retry_after = retry_after
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -128,55 +181,112 @@ class ProviderError(MsgfluxError):
         request = f" (request id {self.request_id})" if self.request_id else ""
         return f"{where}request failed: {status}{self.message}{request}"
 
-    def __reduce__(self):  # keep keyword-only state across pickling (multiprocessing, caches)
-        return (
-            _rebuild_provider_error,
-            (
-                type(self),
-                self.message,
-                self.provider,
-                self.status,
-                self.request_id,
-                self.body,
-                self.headers,
-            ),
-        )
-
-
-def _rebuild_provider_error(cls, message, provider, status, request_id, body, headers):
-    return cls(
-        message,
-        provider=provider,
-        status=status,
-        request_id=request_id,
-        body=body,
-        headers=headers,
-    )
-
 
 class AuthenticationError(ProviderError):
-    """The provider rejected the API key (401) or its permissions (403)."""
+    """The provider rejected the API key (401) or its permissions (403).
+
+    Check the key (the provider's env var or ``api_key=``) and the model's access rights.
+    """
 
 
 class BadRequestError(ProviderError, ValueError):
-    """The provider rejected the request as invalid (400, 404, 413, 422)."""
+    """The provider rejected the request as invalid (400, 404, 413, 422).
+
+    The provider's ``message`` names what it rejected; retrying the same request fails
+    the same way.
+    """
 
 
 class RateLimitError(ProviderError):
     """The provider asked us to slow down (429).
+
+    Retried (after ``retry_after`` when the provider said how long, within the policy's
+    cap); raised when the retries run out.
 
     Attributes:
         retry_after: Seconds the provider asked to wait, when it said.
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)
+        super().__init__(message, retry_after=retry_after, **kwargs)
 
 
 class RequestTimeoutError(ProviderError, TimeoutError):
-    """No response, or no stream bytes, arrived within the timeout."""
+    """No response, or no stream bytes, arrived within the timeout.
+
+    Raise ``timeout=`` (on the model or the call) if the provider is just slow.
+    """
 
 
 class ProviderConnectionError(ProviderError, ConnectionError):
-    """The connection to the provider could not be made or was lost."""
+    """The connection to the provider could not be made or was lost.
+
+    Check ``base_url``, the network and that the server is up.
+    """
+
+
+# -- keeping secrets out of errors ---------------------------------------------------------
+
+_REDACTED = "***"
+
+
+def redact_secret(error: BaseException, secret: str | None) -> BaseException:
+    """Remove ``secret`` from ``error`` and from the exceptions chained to it.
+
+    A provider may echo the API key in an error message (a 401 that quotes the header,
+    a proxy that prints the request). The text of every exception in the chain
+    (``args``, ``message``, ``raw_text``, ``body``, ``headers``) is scrubbed in place, so
+    neither ``str(error)`` nor a logged traceback shows the key.
+
+    Args:
+        error: The exception to clean (modified in place).
+        secret: The secret to remove; ``None`` or an empty string does nothing.
+
+    Returns:
+        ``error`` itself.
+    """
+    if not secret:
+        return error
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        try:
+            if any(secret in str(arg) for arg in current.args):
+                current.args = tuple(_scrub(arg, secret) for arg in current.args)
+            state = getattr(current, "__dict__", None)
+            if state:
+                for name, value in list(state.items()):
+                    if name in ("request", "response"):
+                        continue  # live HTTP objects of the SDK: not text, not ours to edit
+                    cleaned = _scrub(value, secret)
+                    if cleaned is not value:
+                        setattr(current, name, cleaned)
+        except Exception:  # an exception type that refuses edits: nothing more to do for it
+            pass
+        pending.append(current.__cause__)
+        pending.append(current.__context__)
+    return error
+
+
+def _scrub(value: Any, secret: str) -> Any:
+    """``value`` with ``secret`` removed from its text (the same object when it had none)."""
+    if isinstance(value, str):
+        return value.replace(secret, _REDACTED) if secret in value else value
+    if isinstance(value, bytes):
+        raw = secret.encode()
+        return value.replace(raw, _REDACTED.encode()) if raw in value else value
+    if isinstance(value, dict):
+        items = {key: _scrub(item, secret) for key, item in value.items()}
+        if all(items[key] is value[key] for key in value):
+            return value
+        return items if type(value) is dict else type(value)(items)
+    if isinstance(value, list | tuple):
+        items = [_scrub(item, secret) for item in value]
+        if any(new is not old for new, old in zip(items, value, strict=True)):
+            return type(value)(items) if isinstance(value, tuple) else items
+        return value
+    return value

@@ -1,88 +1,211 @@
 """The one retry policy (tenacity) for ``model(...)``, ``acall`` and stream establishment.
 
-Retried: connection errors, timeouts, and provider answers 408, 409, 429 and 5xx. A
-``Retry-After`` the provider sends is honoured (capped); otherwise the wait grows
-exponentially with jitter. Attempts and total time are bounded. ``retry=False`` sends
-once; a tenacity ``Retrying`` / ``AsyncRetrying`` object or a settings dict replaces the
-default. Transports never retry on their own, so the two layers do not multiply.
+What is retried: connection errors, timeouts, and provider answers 408, 409, 429 and
+5xx (``is_retryable``). Not retried: bad requests, authentication errors, undecodable
+answers, a 429 that says the quota is used up, and anything after a stream's first
+chunk (those chunks already reached the caller).
+
+How long it waits: the provider's ``Retry-After`` / ``retry-after-ms`` (seconds or an
+HTTP-date) when it sent one, as long as it is at most ``max_retry_after`` (a provider
+asking for longer fails the call at once, with ``error.retry_after`` telling the caller
+when to come back); otherwise ``initial_backoff * 2**(n-1)`` capped at ``max_backoff``,
+minus up to ``jitter`` of it at random so that many clients do not retry in lockstep.
+
+Bounds: at most ``max_attempts`` attempts (the first included), and no wait that would end
+more than ``max_delay`` seconds after the first attempt started.
+
+Choosing the policy, with the model's ``retry=``:
+
+- ``None`` (or ``True``): ``DEFAULT_RETRY``;
+- a dict: ``DEFAULT_RETRY`` with some settings replaced, e.g.
+  ``retry={"max_attempts": 5, "max_delay": 30}``;
+- ``False``: one attempt;
+- a tenacity ``Retrying`` / ``AsyncRetrying``: used as given (a copy per call); a sync
+  one also drives ``acall`` with the same stop, wait and retry conditions.
+
+Transports never retry on their own (the ``openai`` SDK is built with ``max_retries=0``),
+so the two layers do not multiply. Each retry is logged at INFO on ``msgflux.retry``.
+
+The first attempt of a default or dict policy runs outside tenacity: a call that succeeds
+pays nothing for the policy; tenacity takes over from the first retryable failure (and
+the total-time bound still counts from the first attempt). A tenacity object of the
+caller's runs every attempt, so its result conditions see successes too.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
 from typing import Any, TypeVar
 
 import tenacity
 
-from msgflux.errors import ProviderConnectionError, ProviderError, RequestTimeoutError
+from msgflux.errors import MsgfluxError, redact_secret
 
 __all__ = [
     "DEFAULT_RETRY",
+    "RETRYABLE_STATUSES",
     "acall_with_retry",
+    "build_retrying",
     "call_with_retry",
+    "check_retry_policy",
     "is_retryable",
     "parse_retry_after",
 ]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("msgflux.retry")
+
+#: Statuses worth another attempt (besides every other 5xx).
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 #: Defaults; a ``retry={...}`` dict on the model overrides any of them.
 DEFAULT_RETRY: Mapping[str, float] = {
     "max_attempts": 3,  # first try included
-    "max_delay": 60.0,  # total seconds spent waiting between attempts, at most
-    "initial_backoff": 0.5,
-    "max_backoff": 8.0,
-    "max_retry_after": 30.0,  # longest Retry-After we honour; above it we give up
+    "max_delay": 60.0,  # no retry starts later than this many seconds after the first try
+    "initial_backoff": 0.5,  # seconds before the first retry (without Retry-After)
+    "max_backoff": 8.0,  # cap of one exponential wait
+    "jitter": 0.25,  # each exponential wait is shortened by up to this fraction, at random
+    "max_retry_after": 30.0,  # longest Retry-After we honour; above it we give up at once
 }
+
+# Error codes of a 429 that no wait cures.
+_FINAL_RATE_LIMIT_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+
+
+# -- which errors --------------------------------------------------------------------------
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Whether ``error`` is worth another attempt."""
-    if isinstance(error, ProviderConnectionError | RequestTimeoutError):
+    """Whether ``error`` is worth another attempt.
+
+    True for connection errors and timeouts (msgflux's, and the built-in
+    ``ConnectionError`` / ``TimeoutError`` a custom client may raise) and for errors with
+    an HTTP status of 408, 409, 429 or 5xx, except a 429 whose error code says the
+    quota is used up.
+    """
+    if isinstance(error, ConnectionError | TimeoutError):
         return True
-    if isinstance(error, ProviderError):
-        return error.status is not None and (
-            error.status in RETRYABLE_STATUSES or 500 <= error.status < 600
-        )
-    return False
+    status = _status_of(error)
+    if status is None or not (status in RETRYABLE_STATUSES or 500 <= status < 600):
+        return False
+    return not (status == 429 and _error_code(error) in _FINAL_RATE_LIMIT_CODES)
+
+
+def _status_of(error: BaseException) -> int | None:
+    # msgflux errors have ``status``; other SDKs (a spec-16 custom client) ``status_code``.
+    for name in ("status", "status_code"):
+        status = getattr(error, name, None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+    return None
+
+
+def _error_code(error: BaseException) -> Any:
+    body = getattr(error, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            return inner.get("code") or inner.get("type")
+    return None
 
 
 def _retry_after(error: BaseException | None) -> float | None:
     value = getattr(error, "retry_after", None)
-    return float(value) if isinstance(value, int | float) and value >= 0 else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    headers = getattr(error, "headers", None)
+    if isinstance(headers, Mapping) and not isinstance(error, MsgfluxError):
+        return parse_retry_after(headers)  # another SDK's error that kept its headers
+    return None
 
 
-class _Wait(tenacity.wait.wait_base):
-    """Retry-After when the provider said, exponential backoff with full jitter otherwise."""
+# -- the policy ----------------------------------------------------------------------------
 
-    def __init__(self, settings: Mapping[str, float]) -> None:
-        self.backoff = tenacity.wait_random_exponential(
-            multiplier=settings["initial_backoff"], max=settings["max_backoff"]
+
+def check_retry_policy(policy: Any) -> dict[str, float] | None:
+    """Validate a model's ``retry=`` value.
+
+    Args:
+        policy: ``None``, ``True``, ``False``, a settings dict or a tenacity object.
+
+    Returns:
+        The complete settings for ``None`` / ``True`` / a dict; ``None`` for ``False`` and
+        for a tenacity object.
+
+    Raises:
+        ValueError: A settings dict with an unknown name or an impossible value.
+        TypeError: Anything else.
+    """
+    if policy is False or isinstance(policy, tenacity.BaseRetrying):
+        return None
+    if policy is None or policy is True:
+        return dict(DEFAULT_RETRY)
+    if not isinstance(policy, Mapping):
+        raise TypeError(
+            "retry must be None (the default policy), False (no retries), a dict of "
+            f"settings ({', '.join(DEFAULT_RETRY)}) or a tenacity Retrying/AsyncRetrying; "
+            f"got {type(policy).__name__}"
         )
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
-        after = _retry_after(error)
-        return after if after is not None else self.backoff(retry_state)
-
-
-def _settings(policy: Any) -> dict[str, float]:
+    unknown = sorted(set(policy) - set(DEFAULT_RETRY))
+    if unknown:
+        raise ValueError(f"unknown retry settings {unknown}; valid: {', '.join(DEFAULT_RETRY)}")
     settings = dict(DEFAULT_RETRY)
-    if isinstance(policy, Mapping):
-        unknown = set(policy) - set(DEFAULT_RETRY)
-        if unknown:
-            raise ValueError(
-                f"unknown retry settings {sorted(unknown)}; valid: {', '.join(DEFAULT_RETRY)}"
-            )
-        settings.update(policy)
+    for name, value in policy.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"retry setting {name!r} must be a number >= 0, got {value!r}")
+        settings[name] = value
+    if int(settings["max_attempts"]) != settings["max_attempts"] or settings["max_attempts"] < 1:
+        raise ValueError(
+            f"retry setting 'max_attempts' must be an integer >= 1 (1 means no retries), "
+            f"got {settings['max_attempts']!r}"
+        )
+    if settings["jitter"] > 1:
+        raise ValueError(f"retry setting 'jitter' must be in [0, 1], got {settings['jitter']!r}")
     return settings
 
 
-def _retry_condition(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCallState], bool]:
+class _Wait(tenacity.wait.wait_base):
+    """Retry-After when the provider said; exponential backoff with jitter otherwise."""
+
+    def __init__(self, settings: Mapping[str, float]) -> None:
+        self.initial = float(settings["initial_backoff"])
+        self.maximum = float(settings["max_backoff"])
+        self.jitter = float(settings["jitter"])
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        after = _retry_after(outcome.exception() if outcome is not None else None)
+        if after is not None:
+            return after
+        exponent = max(retry_state.attempt_number - 1, 0)
+        backoff = min(self.maximum, self.initial * 2.0 ** min(exponent, 60))
+        return backoff * (1.0 - self.jitter * random.random())
+
+
+class _Stop(tenacity.stop.stop_base):
+    """Attempts used up, or the next wait would end past ``max_delay`` from the start."""
+
+    def __init__(self, settings: Mapping[str, float], started: float | None) -> None:
+        self.max_attempts = int(settings["max_attempts"])
+        self.max_delay = float(settings["max_delay"])
+        self.started = started
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if retry_state.attempt_number >= self.max_attempts:
+            return True
+        started = self.started if self.started is not None else retry_state.start_time
+        elapsed = time.monotonic() - started
+        return elapsed + (retry_state.upcoming_sleep or 0.0) > self.max_delay
+
+
+def _should_retry(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCallState], bool]:
+    cap = float(settings["max_retry_after"])
+
     def should_retry(retry_state: tenacity.RetryCallState) -> bool:
         outcome = retry_state.outcome
         if outcome is None or not outcome.failed:
@@ -91,71 +214,206 @@ def _retry_condition(settings: Mapping[str, float]) -> Callable[[tenacity.RetryC
         if not is_retryable(error):
             return False
         after = _retry_after(error)
-        return after is None or after <= settings["max_retry_after"]
+        return after is None or after <= cap
 
     return should_retry
 
 
-def _kwargs(policy: Any) -> dict[str, Any]:
-    settings = _settings(policy)
-    return {
-        "retry": _retry_condition(settings),
+def _log_retry(retry_state: tenacity.RetryCallState) -> None:
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    logger.info(
+        "attempt %d failed (%s: %s); retrying in %.2fs",
+        retry_state.attempt_number,
+        type(error).__name__,
+        error,
+        retry_state.upcoming_sleep,
+    )
+
+
+def build_retrying(
+    policy: Any = None, *, asynchronous: bool = False, started: float | None = None
+) -> tenacity.BaseRetrying | None:
+    """The tenacity object that runs ``policy`` (``None`` when retries are off).
+
+    Args:
+        policy: A model's ``retry=`` value (see the module docstring).
+        asynchronous: Build an ``AsyncRetrying`` (for coroutine functions).
+        started: ``time.monotonic()`` when the first attempt started, if it ran before
+            this object (the total-time bound counts from there).
+
+    Returns:
+        A fresh ``Retrying`` / ``AsyncRetrying``, or ``None`` for ``retry=False``.
+    """
+    if policy is False:
+        return None
+    if isinstance(policy, tenacity.BaseRetrying):
+        wanted = tenacity.AsyncRetrying if asynchronous else tenacity.Retrying
+        if isinstance(policy, wanted):
+            return policy.copy()
+        return wanted(
+            stop=policy.stop,
+            wait=policy.wait,
+            retry=policy.retry,
+            before=policy.before,
+            after=policy.after,
+            before_sleep=policy.before_sleep,
+            reraise=policy.reraise,
+            retry_error_cls=policy.retry_error_cls,
+            retry_error_callback=policy.retry_error_callback,
+        )
+    settings = check_retry_policy(policy)
+    assert settings is not None
+    kwargs: dict[str, Any] = {
+        "retry": _should_retry(settings),
         "wait": _Wait(settings),
-        "stop": tenacity.stop_after_attempt(int(settings["max_attempts"]))
-        | tenacity.stop_after_delay(settings["max_delay"]),
+        "stop": _Stop(settings, started),
+        "before_sleep": _log_retry,
         "reraise": True,
     }
+    return tenacity.AsyncRetrying(**kwargs) if asynchronous else tenacity.Retrying(**kwargs)
+
+
+# -- running calls -------------------------------------------------------------------------
 
 
 def call_with_retry(model: Any, send: Callable[[], T]) -> T:
-    """Run ``send`` under ``model.retry``'s policy."""
+    """Run ``send()`` under ``model.retry``'s policy.
+
+    Args:
+        model: Anything with a ``retry`` attribute (a model); its ``api_key``, when it has
+            one, is scrubbed from every error before it is logged or raised.
+        send: The attempt: one request (or one stream opening).
+
+    Returns:
+        What the first successful attempt returned.
+
+    Raises:
+        The last attempt's exception, once the policy gives up (never tenacity's
+        ``RetryError`` for the default policy).
+    """
     policy = getattr(model, "retry", None)
-    if policy is False:
-        return send()
-    if isinstance(policy, tenacity.Retrying):
-        return policy.copy()(send)
-    return tenacity.Retrying(**_kwargs(policy))(send)
+    if isinstance(policy, tenacity.BaseRetrying):  # the caller's own policy runs every attempt
+        replay: list[Exception] = []
+        retrying = build_retrying(policy)
+    else:
+        started = time.monotonic()
+        try:
+            return send()
+        except Exception as exc:
+            _redact(model, exc)
+            first = exc
+        if policy is False:
+            raise first
+        settings = check_retry_policy(policy)
+        if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
+            raise first
+        replay = [first]
+        retrying = build_retrying(policy, started=started)
+    assert retrying is not None
+
+    def attempt() -> T:
+        if replay:  # the first attempt already ran: hand its failure to tenacity
+            raise replay.pop()
+        try:
+            return send()
+        except Exception as exc:
+            _redact(model, exc)
+            raise
+
+    return retrying(attempt)
 
 
 async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Await ``send(*args)`` under ``model.retry``'s policy (``send`` is an async function)."""
+    """Await ``send(*args)`` under ``model.retry``'s policy (``send`` is an async function).
+
+    Same contract as :func:`call_with_retry`.
+    """
     policy = getattr(model, "retry", None)
-    if policy is False:
-        return await send(*args)
-    if isinstance(policy, tenacity.AsyncRetrying):
-        return await policy.copy()(send, *args)
-    if isinstance(policy, tenacity.Retrying):  # a sync policy given: keep its settings
-        policy = tenacity.AsyncRetrying(
-            stop=policy.stop, wait=policy.wait, retry=policy.retry, reraise=policy.reraise
-        )
-        return await policy(send, *args)
-    return await tenacity.AsyncRetrying(**_kwargs(policy))(send, *args)
+    if isinstance(policy, tenacity.BaseRetrying):
+        replay: list[Exception] = []
+        retrying = build_retrying(policy, asynchronous=True)
+    else:
+        started = time.monotonic()
+        try:
+            return await send(*args)
+        except Exception as exc:
+            _redact(model, exc)
+            first = exc
+        if policy is False:
+            raise first
+        settings = check_retry_policy(policy)
+        if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
+            raise first
+        replay = [first]
+        retrying = build_retrying(policy, asynchronous=True, started=started)
+    assert retrying is not None
+
+    # tenacity awaits only coroutine *functions*: this must be ``async def``.
+    async def attempt() -> T:
+        if replay:
+            raise replay.pop()
+        try:
+            return await send(*args)
+        except Exception as exc:
+            _redact(model, exc)
+            raise
+
+    return await retrying(attempt)
+
+
+def _redact(model: Any, error: BaseException) -> None:
+    try:
+        secret = model.api_key
+    except Exception:  # a stand-in object without a key
+        return
+    if isinstance(secret, str) and secret:
+        redact_secret(error, secret)
+
+
+# -- Retry-After ---------------------------------------------------------------------------
 
 
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, ``Retry-After`` (seconds or HTTP-date)."""
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` (seconds or HTTP-date).
+
+    Args:
+        headers: Response headers (any case).
+
+    Returns:
+        Seconds (``0`` for a date in the past), or ``None`` when the headers say nothing
+        usable.
+    """
     if not headers:
         return None
-    lowered = {name.lower(): value for name, value in headers.items()}
+    lowered = {str(name).lower(): value for name, value in headers.items()}
     milliseconds = lowered.get("retry-after-ms")
     if milliseconds:
         try:
-            return max(float(milliseconds) / 1000.0, 0.0)
+            value_ms = float(milliseconds)
         except ValueError:
             pass
+        else:
+            if value_ms == value_ms:  # not NaN
+                return max(value_ms / 1000.0, 0.0)
     value = lowered.get("retry-after")
     if not value:
         return None
+    value = str(value).strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds else None
     from datetime import datetime
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
