@@ -18,6 +18,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+# Users import msgflux first. Importing a plugin module (msgflux_openai.transport) before
+# msgflux currently makes plugin discovery see the half-imported plugin, so the benchmark
+# does it the user's way.
+import msgflux  # noqa: F401
+
 MESSAGES = [{"role": "user", "content": "Say something short."}]
 MODEL = "bench-model"
 

@@ -77,14 +77,19 @@ class _Pool:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._idle: deque[_Connection] = deque()
-        self._slots = threading.BoundedSemaphore(config.max_connections)
+        # A counter under a C-level lock: threading.Semaphore is pure Python and costs more
+        # than the rest of a pooled request's bookkeeping together.
+        self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self._active = 0
+        self._waiting = 0
+        self._max = config.max_connections
         self._closed = False
 
     def acquire(self, timeouts: Timeouts) -> _Connection:
         if self._closed:
             raise RuntimeError("this msgflux client was closed")
-        wait = -1 if timeouts.connect is None else timeouts.connect
-        if not self._slots.acquire(timeout=wait):
+        if not self._take_slot(timeouts.connect):
             raise self._config.timeout_error(timeouts, "waiting for a free connection")
         idle = self._idle
         while idle:
@@ -98,8 +103,28 @@ class _Pool:
         try:
             return self._connect(timeouts)
         except BaseException:
-            self._slots.release()
+            self._give_slot()
             raise
+
+    def _take_slot(self, timeout: float | None) -> bool:
+        with self._lock:
+            if self._active < self._max:
+                self._active += 1
+                return True
+            self._waiting += 1
+            try:
+                if not self._free.wait_for(lambda: self._active < self._max, timeout):
+                    return False
+            finally:
+                self._waiting -= 1
+            self._active += 1
+            return True
+
+    def _give_slot(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._waiting:
+                self._free.notify()
 
     def _connect(self, timeouts: Timeouts) -> _Connection:
         endpoint = self._config.endpoint
@@ -129,7 +154,7 @@ class _Pool:
             self._idle.append(conn)
         else:
             conn.close()
-        self._slots.release()
+        self._give_slot()
 
     def close(self) -> None:
         self._closed = True
