@@ -1,0 +1,58 @@
+"""msgflux-llamacpp: llama.cpp's OpenAI-compatible servers as the ``llamacpp`` provider.
+
+```python
+import msgflux as mf
+
+model = mf.Model.chat_completion("llamacpp/smollm2")  # LLAMACPP_BASE_URL or 127.0.0.1:8080
+print(model("Hello").consume())
+```
+
+The provider extends ``openai``: transport, decoding and reasoning extraction are the
+OpenAI plugin's. This plugin adds only what a llama.cpp server does differently
+(``params.py`` for requests, ``errors.py`` for its error statuses). Tool-call streams that
+repeat the call id and function name in every fragment need nothing here: msgflux's
+``ToolCallAggregator`` treats a repeated name as the name it already holds.
+"""
+
+from __future__ import annotations
+
+from msgflux import hookimpl
+from msgflux.providers import ProviderSpec
+from msgflux_llamacpp.errors import wrap_clients
+from msgflux_llamacpp.params import adapt_request
+
+__all__ = ["PROVIDER"]
+
+PROVIDER = ProviderSpec(
+    name="llamacpp",
+    extends="openai",
+    # Servers run without a key unless started with one (--api_key / --api-key).
+    api_key_env=("LLAMACPP_API_KEY",),
+    api_key_required=False,
+    base_url_env="LLAMACPP_BASE_URL",
+    default_base_url="http://127.0.0.1:8080/v1",
+    # Not declared: audio output and web search (no such thing in llama.cpp). Vision needs
+    # a server started with a multimodal projector; reasoning arrives as
+    # `reasoning_content` from llama-server with a thinking model.
+    supports=frozenset(
+        {"streaming", "tools", "structured_output", "logprobs", "reasoning", "vision"}
+    ),
+    description="llama.cpp servers (llama-cpp-python, llama-server): local GGUF models",
+)
+
+
+@hookimpl
+def register_providers() -> list[ProviderSpec]:
+    return [PROVIDER]
+
+
+@hookimpl
+def initialize_client(clients):
+    if clients is None:
+        return None
+    return wrap_clients(clients)
+
+
+@hookimpl
+def adapt_params(model, params):
+    return adapt_request(model.provider, params)
