@@ -222,6 +222,40 @@ class ModelStreamResponse(_ResponseBase):
 
     # -- lifecycle (the pipeline's side) -----------------------------------------------------
 
+    def finish(
+        self, error: BaseException | None = None, *, reasoning_in_tool_call: bool = False
+    ) -> None:
+        """End the stream (producer side): publish data, reasoning and metadata, wake readers.
+
+        For code that produces a stream of its own (e.g. ``nn.Agent`` relaying several model
+        streams into one). Call it exactly once, last, from a ``finally``; later calls are
+        ignored.
+
+        Args:
+            error: The exception that ended the stream; readers get it, with its type, when
+                they reach the end (``consume()``, iteration, ``result()``).
+            reasoning_in_tool_call: Copy the reasoning into the tool-call aggregator, if the
+                stream ended as tool calls.
+        """
+        self._finish(error, reasoning_in_tool_call=reasoning_in_tool_call)
+
+    def bind_producer(
+        self,
+        producer: threading.Thread | asyncio.Task,
+        cancel: Callable[[], None],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """Register the stream's producer (producer side), before handing the stream out.
+
+        Args:
+            producer: The thread or task that fills the stream (``aclose()`` waits for a task).
+            cancel: Called (once, from any thread) by ``close()`` and by a reader that stops
+                early: it must make the producer stop and ``finish()`` soon.
+            loop: The event loop a task producer runs on, so that blocking waits on that
+                loop's thread fail with a clear error instead of deadlocking.
+        """
+        self._bind_producer(producer, cancel, loop)
+
     def _finish(self, error: BaseException | None = None, *, reasoning_in_tool_call: bool) -> None:
         """End the stream: publish data, reasoning and metadata, then wake every reader."""
         if self._done.is_set():
