@@ -141,7 +141,7 @@ WORKLOADS = [
     Workload("async", "async request (sequential)", "arequest", "request"),
     Workload("async256", "async, 256 concurrent", "arequest", "request"),
     Workload("stream_sync", "stream chunk, sync iteration", "stream", "chunk"),
-    Workload("stream_async", "stream chunk, async (consume())", "astream", "chunk"),
+    Workload("stream_async", "stream chunk, async (`async for` / `consume()`)", "astream", "chunk"),
 ]
 
 SIZES = {

@@ -22,6 +22,7 @@ import asyncio
 import socket
 import threading
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from msgflux_openai.transport.base import (
@@ -177,7 +178,7 @@ class _Connection(asyncio.Protocol):
             transport.abort()
 
 
-async def _sentinel(pool: _Pool):
+async def _sentinel(pool: _Pool) -> AsyncIterator[None]:
     """Registered with the loop as an async generator: finalized when the loop shuts down."""
     try:
         yield
@@ -562,7 +563,7 @@ class AsyncStream:
             return ready.popleft()
         raise StopAsyncIteration
 
-    async def batches(self):  # -> AsyncIterator[list[ChatCompletionChunk]]
+    async def batches(self) -> AsyncIterator[list[ChatCompletionChunk]]:
         """Yield the chunks in lists, one list per network read that completed any."""
         ready = self._ready
         while True:

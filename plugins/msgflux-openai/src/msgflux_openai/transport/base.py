@@ -38,7 +38,15 @@ from msgflux_openai.transport.structs import (
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["Config", "StreamDecoder", "Timeouts", "decode_completion", "prepare"]
+__all__ = [
+    "Config",
+    "StreamDecoder",
+    "Timeouts",
+    "decode_completion",
+    "prepare",
+    "raise_for_status",
+    "stream_content_error",
+]
 
 _UNSET: Any = object()
 _OPTIONS = ("extra_body", "extra_headers", "extra_query", "timeout")
@@ -287,6 +295,3 @@ def stream_content_error(config: Config, headers: dict[str, str], body: bytes) -
         f"{text[:200]!r}",
         raw_text=text,
     )
-
-
-__all__ += ["raise_for_status", "stream_content_error"]

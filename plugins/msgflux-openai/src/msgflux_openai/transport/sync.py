@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from msgflux_openai.transport.base import (
@@ -222,10 +223,16 @@ class SyncClient:
             conn = pool.acquire(timeouts)
             parser = ResponseParser()
             got_bytes = False
+            send_error: OSError | None = None
             try:
                 conn.set_timeout(timeouts.read)
                 sock = conn.sock
-                sock.sendall(request)
+                try:
+                    sock.sendall(request)
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    # The server may have answered before closing (413 for a large body):
+                    # read what it sent before reporting the failed send.
+                    send_error = exc
                 while not parser.head_done:
                     data = sock.recv(_RECV)
                     if not data:
@@ -240,7 +247,8 @@ class SyncClient:
                 pool.release(conn, False)
                 if conn.reused and not got_bytes and attempt < 2:
                     continue
-                raise config.connection_error(exc, "request to") from exc
+                error = send_error or exc
+                raise config.connection_error(error, "request to") from error
             except BaseException:
                 pool.release(conn, False)
                 raise
@@ -318,7 +326,7 @@ class SyncStream:
             return ready.popleft()
         raise StopIteration
 
-    def batches(self):  # -> Iterator[list[ChatCompletionChunk]]
+    def batches(self) -> Iterator[list[ChatCompletionChunk]]:
         """Yield the chunks in lists, one list per network read that completed any.
 
         A consumer handing chunks to another thread or loop pays one hand-off per list
@@ -406,6 +414,10 @@ class SyncStream:
         if conn is not None and not parser.done and parser.keep_alive:
             # Servers end the body right after [DONE]; read that end so the connection can
             # be reused, but never hang on a server that does not.
+            with self._lock:
+                if self._closed:
+                    return
+                self._reading = True
             try:
                 conn.set_timeout(min(_DRAIN_AFTER_DONE, self._timeouts.read or _DRAIN_AFTER_DONE))
                 while not parser.done:
@@ -416,6 +428,8 @@ class SyncStream:
                     parser.take_body()
             except (OSError, HTTPProtocolError):
                 pass
+            if not self._after_read():
+                return  # closed meanwhile; _after_read released the connection
         with self._lock:
             if self._closed:
                 return
