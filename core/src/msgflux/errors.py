@@ -228,6 +228,7 @@ class ProviderConnectionError(ProviderError, ConnectionError):
 # -- keeping secrets out of errors ---------------------------------------------------------
 
 _REDACTED = "***"
+_MIN_SECRET = 8
 
 
 def redact_secret(error: BaseException, secret: str | None) -> BaseException:
@@ -238,14 +239,17 @@ def redact_secret(error: BaseException, secret: str | None) -> BaseException:
     (``args``, ``message``, ``raw_text``, ``body``, ``headers``) is scrubbed in place, so
     neither ``str(error)`` nor a logged traceback shows the key.
 
+    Secrets shorter than 8 characters are left alone: no real API key is that short, and
+    replacing a placeholder such as ``"k"`` would mangle every message.
+
     Args:
         error: The exception to clean (modified in place).
-        secret: The secret to remove; ``None`` or an empty string does nothing.
+        secret: The secret to remove; ``None`` or a short string does nothing.
 
     Returns:
         ``error`` itself.
     """
-    if not secret:
+    if not secret or len(secret) < _MIN_SECRET:
         return error
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]

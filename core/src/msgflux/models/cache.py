@@ -188,11 +188,15 @@ def _key_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
     kept = {name: value for name, value in params.items() if name not in _TRANSPORT_PARAMS}
     headers = kept.get("extra_headers")
     if isinstance(headers, Mapping):
-        kept["extra_headers"] = {
+        headers = {
             name: value
             for name, value in headers.items()
             if not any(word in str(name).lower() for word in _CREDENTIAL_WORDS)
         }
+        if headers:
+            kept["extra_headers"] = headers
+        else:
+            del kept["extra_headers"]
     return kept
 
 

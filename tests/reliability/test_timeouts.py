@@ -1,0 +1,95 @@
+"""Timeouts per model and per call; stalls end with RequestTimeoutError instead of a hang.
+
+The stalled replies below would never finish: a missing timeout shows up as a test that
+hangs (and is killed by the server's shutdown), never as a pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from msgflux.errors import RequestTimeoutError
+from msgflux.testing.server import Reply
+
+NEVER = 60.0  # seconds a reply waits: far longer than any timeout below
+
+
+def test_the_models_timeout_applies(make_model, loopback_server, support):
+    model = make_model(timeout=0.3, retry=False)
+    loopback_server.enqueue(Reply.text("late", delay=NEVER))
+    with pytest.raises(RequestTimeoutError) as caught:
+        model("hello")
+    assert caught.value.provider == "openai"
+    assert caught.value.__cause__ is not None
+    assert support.chat_requests(loopback_server) == 1
+
+
+async def test_a_calls_timeout_overrides_the_models(make_model, loopback_server):
+    model = make_model(timeout=NEVER, retry=False)
+    loopback_server.enqueue(Reply.text("late", delay=NEVER))
+    with pytest.raises(RequestTimeoutError):
+        await model.acall("hello", timeout=0.3)
+    # ...in both directions: a generous call timeout outlasts a short model timeout.
+    model = make_model(timeout=0.05, retry=False)
+    loopback_server.enqueue(Reply.text("slow but fine", delay=0.3))
+    assert (await model.acall("hello", timeout=NEVER)).data == "slow but fine"
+
+
+def test_a_stalled_body_times_out(make_model, loopback_server):
+    model = make_model(retry=False)
+    loopback_server.enqueue(Reply.text("never finished", stall_after=10))  # 10 body bytes
+    with pytest.raises(RequestTimeoutError):
+        model("hello", timeout=0.3)
+
+
+def test_timeouts_are_retried(make_model, loopback_server, support):
+    model = make_model(retry={**support.FAST_RETRY, "max_attempts": 2})
+    loopback_server.enqueue(Reply.text("late", delay=NEVER))
+    assert model("hello", timeout=0.3).data == "echo: hello"
+    assert support.chat_requests(loopback_server) == 2
+
+
+def test_a_stream_that_stalls_before_its_first_chunk_fails_the_call(
+    make_model, loopback_server, support
+):
+    model = make_model(retry=False)
+    loopback_server.enqueue(Reply.text("one two", stall_after=0))  # headers, then nothing
+    with pytest.raises(RequestTimeoutError):
+        model("hello", stream=True, timeout=0.3)
+    assert support.chat_requests(loopback_server) == 1
+    assert not [t for t in support.extra_threads(set()) if t.name.startswith("msgflux-stream")]
+
+
+def test_a_stream_that_stalls_midway_ends_with_a_timeout(make_model, loopback_server, support):
+    model = make_model(retry=False)
+    before = set(support.extra_threads(set()))
+    loopback_server.enqueue(Reply.text("one two three four", stall_after=3))
+    response = model("hello", stream=True, timeout=0.3)
+    received: list[str] = []
+    with pytest.raises(RequestTimeoutError):
+        for chunk in response:
+            received.append(chunk)
+    assert "".join(received) == "one two"  # what arrived before the stall is kept
+    assert response.done and isinstance(response.error, RequestTimeoutError)
+    assert support.wait_until(lambda: not support.extra_threads(before))
+
+
+async def test_an_async_stream_that_stalls_ends_with_a_timeout(make_model, loopback_server):
+    model = make_model(timeout=0.3, retry=False)
+    loopback_server.enqueue(Reply.text("one two three four", stall_after=2))
+    response = await model.acall("hello", stream=True)
+    received: list[str] = []
+    with pytest.raises(RequestTimeoutError):
+        async for chunk in response.consume():
+            received.append(chunk)
+    assert "".join(received) == "one"
+    assert response.done
+
+
+@pytest.mark.parametrize("bad", [0, -1, "10", True])
+def test_invalid_timeouts_are_refused(make_model, bad):
+    with pytest.raises(ValueError, match="timeout"):
+        make_model(timeout=bad)
+    model = make_model()
+    with pytest.raises(ValueError, match="timeout"):
+        model("hello", timeout=bad)
