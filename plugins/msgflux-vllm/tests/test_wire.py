@@ -231,3 +231,35 @@ def test_vllms_own_error_shape_reaches_the_user(loopback_server):
     with pytest.raises(mf.BadRequestError, match="maximum context length") as caught:
         vllm(loopback_server, retry=False)("q")
     assert (caught.value.provider, caught.value.status) == ("vllm", 400)
+
+
+# -- reasoning inline in the content (no --reasoning-parser) ----------------------------------
+
+NEEDS_DECODER = pytest.mark.xfail(
+    strict=True,
+    reason="needs msgflux_openai.decode to call think_tags.take_reasoning (see the report)",
+)
+
+
+@NEEDS_DECODER
+def test_inline_think_block_becomes_reasoning(loopback_server):
+    loopback_server.enqueue(Reply.text("<think>\n15*7=105, +3\n</think>\n\n108"))
+    response = vllm(loopback_server, enable_thinking=True)("What is 15 * 7 + 3?")
+    assert (response.consume(), response.reasoning) == ("108", "15*7=105, +3")
+
+
+@NEEDS_DECODER
+def test_inline_think_block_is_split_in_streams_whatever_the_chunking(loopback_server):
+    text = "<think>\nStep one.</think>\n\nAnswer."
+    loopback_server.enqueue(
+        Reply.text(text, chunks=["<thi", "nk>\nStep", " one.</th", "ink>\n", "\nAnswer."])
+    )
+    response = vllm(loopback_server, enable_thinking=True)("q", stream=True)
+    assert "".join(response) == "Answer."
+    assert response.reasoning == "Step one."
+
+
+def test_think_tags_false_keeps_the_content_as_sent(loopback_server):
+    loopback_server.enqueue(Reply.text("<think>x</think>y"))
+    response = vllm(loopback_server, think_tags=False)("q")
+    assert (response.consume(), response.reasoning) == ("<think>x</think>y", None)

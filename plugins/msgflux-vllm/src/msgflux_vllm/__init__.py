@@ -33,6 +33,9 @@ PROVIDER = ProviderSpec(
         # Chat-template variables that switch a model's thinking on/off (Qwen3 reads
         # enable_thinking; Granite, DeepSeek-V3.1 and Holo2 read thinking).
         "thinking_kwargs": ("enable_thinking", "thinking"),
+        # A server without --reasoning-parser sends reasoning inline as a leading
+        # <think>...</think> block: move it to response.reasoning (msgflux_openai.think_tags).
+        "think_tags": True,
     },
     # Not declared: audio output and web search (a vLLM server has neither).
     supports=frozenset(
