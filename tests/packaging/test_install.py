@@ -1,0 +1,144 @@
+"""``pip install "msgflux[<extra>]"`` from our built wheels, in a fresh virtual environment.
+
+For every extra in ``core/pyproject.toml`` (and for plain ``msgflux``): exactly the expected
+msgflux distributions are installed, discovery finds their providers without importing a
+vendor SDK, and each provider answers a call against the loopback server, through the
+Python API and through the installed ``msgflux`` command.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from msgflux.providers import KNOWN_PROVIDER_EXTRAS
+
+pytestmark = pytest.mark.packaging
+
+PROBE = """
+    import json, sys
+    import msgflux
+    print(json.dumps({
+        "plugins": [info.to_dict() for info in msgflux.list_plugins()],
+        "providers": msgflux.list_providers(),
+        "vendor_sdks_imported": sorted(m for m in ("openai", "httpx", "groq") if m in sys.modules),
+    }))
+"""
+
+CALL = """
+    import json, sys
+    import msgflux as mf
+    provider, base_url = sys.argv[1:3]
+    model = mf.Model.chat_completion(f"{provider}/loopback-model", base_url=base_url, api_key="k")
+    whole = model("ping").consume()
+    streamed = "".join(model("pong", stream=True))
+    print(json.dumps({"whole": whole, "streamed": streamed}))
+"""
+
+MISSING_PLUGIN = """
+    import json
+    import msgflux as mf
+    try:
+        mf.Model.chat_completion("openai/gpt-4.1-mini", api_key="k")
+    except mf.PluginMissingError as exc:
+        print(json.dumps({"error": str(exc)}))
+    else:
+        print(json.dumps({"error": None}))
+"""
+
+
+@pytest.fixture(scope="session")
+def _venvs_by_extra():
+    return {}
+
+
+@pytest.fixture
+def installed(extra, toolbox, built, expected_install, _venvs_by_extra):
+    """A fresh venv with ``msgflux[extra]`` installed from the built wheels (one per extra;
+    the tests below only read it)."""
+    if extra not in _venvs_by_extra:
+        venv = toolbox.new_venv()
+        venv.install("msgflux" if extra is None else f"msgflux[{extra}]")
+        _venvs_by_extra[extra] = venv
+    return _venvs_by_extra[extra], expected_install(extra)
+
+
+def test_extra_installs_exactly_its_distributions(installed, projects):
+    venv, expectation = installed
+
+    distributions = venv.distributions()
+
+    ours = {name: version for name, version in distributions.items() if name.startswith("msgflux")}
+    assert ours == {name: projects[name].version for name in expectation.ours}
+    missing = expectation.third_party - set(distributions)
+    assert missing == set(), f"third-party requirements not installed: {missing}"
+    if "msgflux-openai" not in expectation.ours:
+        assert "openai" not in distributions, "the core must not pull in the openai SDK"
+
+
+def test_discovery_finds_the_installed_plugins_without_importing_vendor_sdks(installed, projects):
+    venv, expectation = installed
+
+    probe = venv.run_json(PROBE)
+
+    assert probe["vendor_sdks_imported"] == []
+    assert [p for p in probe["plugins"] if p["error"]] == []
+    by_name = {p["name"]: p for p in probe["plugins"]}
+    for dist in expectation.ours - {"msgflux"}:
+        for entry_point in projects[dist].entry_points:
+            assert by_name[entry_point]["distribution"] == dist
+            assert by_name[entry_point]["version"] == projects[dist].version
+    plugin_dists = {p["distribution"] for p in probe["plugins"] if not p["builtin"]}
+    assert plugin_dists == expectation.ours - {"msgflux"}
+    promised = {p for p, e in KNOWN_PROVIDER_EXTRAS.items() if f"msgflux-{e}" in expectation.ours}
+    assert promised <= set(probe["providers"])
+    assert "fake" in probe["providers"]
+
+    listed = json.loads(venv.command("msgflux", "plugins", "--json").stdout)
+    assert listed == probe["plugins"]
+
+
+def test_every_installed_provider_answers_on_the_loopback_server(installed, server):
+    venv, _ = installed
+    providers = [
+        provider
+        for plugin in venv.run_json(PROBE)["plugins"]
+        if not plugin["builtin"]
+        for provider in plugin["providers"]
+    ]
+
+    for provider in providers:
+        server.reset()
+        answer = venv.run_json(CALL, provider, server.base_url)
+        assert answer == {"whole": "echo: ping", "streamed": "echo: pong"}, provider
+        assert [r.json["model"] for r in server.requests] == ["loopback-model"] * 2
+        assert server.requests[1].json["stream"] is True
+
+        chat = venv.command(
+            "msgflux",
+            "chat",
+            "-m",
+            f"{provider}/loopback-model",
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            "k",
+            "hello from the shell",
+        )
+        assert chat.stdout == "echo: hello from the shell\n", provider
+
+
+def test_without_a_plugin_the_core_works_and_says_what_to_install(installed):
+    venv, expectation = installed
+    if "msgflux-openai" in expectation.ours:
+        pytest.skip("this extra installs the openai plugin")
+
+    missing = venv.run_json(MISSING_PLUGIN)
+    offline = venv.command("msgflux", "chat", "-m", "fake/echo", "offline answer")
+    cli = venv.command("msgflux", "chat", "-m", "openai/gpt-4.1-mini", "hi", check=False)
+
+    assert "pip install 'msgflux[openai]'" in missing["error"]
+    assert offline.stdout == "offline answer\n"
+    assert cli.returncode == 1
+    assert "pip install 'msgflux[openai]'" in cli.stderr
