@@ -242,7 +242,9 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
         )
     if isinstance(exc, json.JSONDecodeError):
         return ResponseDecodeError(
-            f"{provider} sent a body that is not valid JSON: {exc}", raw_text=exc.doc
+            f"{provider} sent a body that is not valid JSON: {exc}",
+            raw_text=exc.doc,
+            provider=provider,
         )
     name = type(exc).__name__
     if "Timeout" in name:  # the HTTP library's own timeouts, raised while streaming
