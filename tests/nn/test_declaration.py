@@ -240,3 +240,11 @@ def test_repr_names_the_agent_and_its_tools():
     agent = nn.Agent(fake(), tools=[lookup], name="finder")
     assert repr(agent).startswith("Agent(name='finder', model=")
     assert "tools=['lookup']" in repr(agent)
+
+
+def test_typed_parser_answers_are_parsed():
+    pytest.importorskip("defusedxml")
+    agent = nn.Agent(fake("<answer>42</answer><why>because</why>"), typed_parser="typed_xml")
+    result = agent("q")
+    assert result == {"answer": "42", "why": "because"}
+    assert result.why == "because"

@@ -322,3 +322,26 @@ def test_one_streaming_agent_serves_many_threads(server, model_for):
     for thread in threads:
         thread.join(30)
     assert results == {i: f"echo: task {i}" for i in range(6)}
+
+
+def test_closing_a_sync_stream_during_a_tool_round_stops_before_the_next_call(server, model_for):
+    started, release = threading.Event(), threading.Event()
+
+    def slow(x: int) -> int:
+        """Slow tool."""
+        started.set()
+        assert release.wait(10)
+        return x
+
+    server.enqueue(
+        Reply.calls(ToolCall("slow", {"x": 1}), content="Working on it."),
+        Reply.text("never asked for"),
+    )
+    response = nn.Agent(model_for(), tools=[slow], config={"stream": True})("go")
+    assert started.wait(10)
+    response.close()
+    release.set()  # a running sync tool cannot be interrupted: the run stops after it
+    assert response.wait(10)
+    assert response.error is None
+    assert response.data == "Working on it."
+    assert len(server.requests) == 1
