@@ -6,7 +6,8 @@ virtual environment, so the project's own environments never carry a C++ build:
 
     python scripts/llamacpp.py setup    # install once (compiles llama.cpp: ~5 min the first
                                         # time, seconds from pip's wheel cache); prints the GGUF
-    python scripts/llamacpp.py serve    # start on a free port, print the base URL, Ctrl-C stops
+    python scripts/llamacpp.py serve    # (set up if needed,) start on a free port, print the
+                                        # base URL; Ctrl-C stops it
     python scripts/llamacpp.py status   # what is installed where (exit 1 when not set up)
 
 The environment lives in ``~/.cache/msgflux/llamacpp-venv`` (``$XDG_CACHE_HOME`` honoured):
@@ -31,6 +32,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,19 +68,33 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # `find_spec` locates the model package without importing it (its __init__ needs `llm`,
 # which `--no-deps` leaves out on purpose).
 _PROBE = f"""
-import importlib.util, json
-result = {{"server": importlib.util.find_spec("llama_cpp.server") is not None}}
+import importlib.util, json, pathlib
+result = {{"server": True}}
 try:
-    import llama_cpp.server.app  # noqa: F401  (fastapi, uvicorn and the native library)
+    import llama_cpp.server.app  # fastapi, uvicorn and the native library
 except Exception as exc:
     result["server"] = False
     result["server_error"] = f"{{type(exc).__name__}}: {{exc}}"
 spec = importlib.util.find_spec({MODEL_PACKAGE!r})
 if spec is not None and spec.submodule_search_locations:
-    result["model"] = str(
-        __import__("pathlib").Path(list(spec.submodule_search_locations)[0]) / {MODEL_FILE!r}
-    )
+    package = pathlib.Path(list(spec.submodule_search_locations)[0])
+    result["model"] = str(package / {MODEL_FILE!r})
 print(json.dumps(result))
+"""
+
+
+# Runs `python -m llama_cpp.server` with a watchdog: the server exits when the process that
+# started it is gone, however that one ended (a killed test run, a closed terminal), so no
+# server outlives its owner.
+_LAUNCHER = """
+import os, runpy, threading, time
+owner = os.getppid()
+def watch():
+    while os.getppid() == owner:
+        time.sleep(1.0)
+    os._exit(0)
+threading.Thread(target=watch, name="owner-watchdog", daemon=True).start()
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 
@@ -159,7 +175,9 @@ def setup(directory: Path | None = None, *, quiet: bool = False) -> Installation
         quiet: Capture pip's output (shown only if it fails) instead of passing it through.
 
     Raises:
-        subprocess.CalledProcessError: pip failed (its output is in the exception).
+        subprocess.CalledProcessError: pip failed (its output went to stderr).
+        RuntimeError: pip failed with ``quiet=True`` (the end of its output is in the message).
+        NotInstalledError: pip succeeded, yet the server or the model is still not usable.
     """
     directory = directory or venv_dir()
     with contextlib.suppress(NotInstalledError):
@@ -192,7 +210,12 @@ def _say(message: str, quiet: bool) -> None:
 def _pip(python: Path, args: Sequence[str], env: dict[str, str], quiet: bool) -> None:
     command = [str(python), "-m", "pip", *args]
     if quiet:
-        subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).strip()
+            raise RuntimeError(
+                f"`{' '.join(command)}` failed with status {done.returncode}:\n{output[-4000:]}"
+            )
     else:
         # pip's progress to stderr: stdout is kept for what `setup` prints (the GGUF path).
         subprocess.run(command, env=env, check=True, stdout=sys.stderr)
@@ -325,8 +348,8 @@ def start_server(
         log_path = Path(name)
     command = [
         str(installation.python),
-        "-m",
-        "llama_cpp.server",
+        "-c",
+        _LAUNCHER,  # `python -m llama_cpp.server` that ends with its owner
         "--model",
         str(installation.model),
         "--host",
@@ -353,6 +376,10 @@ def start_server(
         server.stop()
         raise
     return server
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python: {installation.python}\nmodel:  {installation.model}")
         return 0
     installation = setup()
+    # SIGTERM (a process manager, `kill`) ends the command like Ctrl-C: the server stops too.
+    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     with start_server(installation, host=args.host, port=args.port) as server:
         _say(f"started in {time.monotonic() - started:.1f} s (log: {server.log_path})", False)

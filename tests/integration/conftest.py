@@ -43,6 +43,13 @@ def in_ci() -> bool:
 @pytest.fixture(scope="session")
 def llamacpp_installation() -> Any:
     """The server's environment and GGUF file (``scripts/llamacpp.py``'s ``Installation``)."""
+    if "llamacpp" not in mf.list_providers():
+        why = (
+            "the msgflux-llamacpp plugin is not installed (pip install -e plugins/msgflux-llamacpp)"
+        )
+        if in_ci():
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
     if in_ci():
         return llamacpp.setup(quiet=True)
     try:

@@ -272,3 +272,61 @@ def test_invalid_request_is_a_bad_request_not_a_server_error(model):
 def test_enable_thinking_is_refused_before_sending(model):
     with pytest.raises(mf.UnsupportedParameterError, match="enable_thinking"):
         model("Say hi.", enable_thinking=True)
+
+
+# -- agent ------------------------------------------------------------------------------------
+
+
+class WeatherLog:
+    """A tool that remembers its calls, to prove the agent ran it."""
+
+    def __init__(self) -> None:
+        self.cities: list[str] = []
+
+    def get_weather(self, city: str) -> str:
+        """Get the current weather in a city.
+
+        Args:
+            city: The city's name.
+        """
+        self.cities.append(city)
+        return f"sunny, 21 C in {city}"
+
+
+def weather_agent(model, log: WeatherLog, **config):
+    import msgflux.nn as nn
+
+    # The tool choice forces the first call only; the agent's later calls use "auto",
+    # which this server answers with text.
+    return nn.Agent(
+        model,
+        instructions="Answer with the weather the tool reports.",
+        tools=[log.get_weather],
+        config={"tool_choice": "get_weather", **config},
+    )
+
+
+def test_agent_runs_its_tool_and_answers(model):
+    log = WeatherLog()
+    result = weather_agent(model, log, return_messages=True)("What is the weather in Paris?")
+    assert isinstance(result.answer, str) and result.answer.strip()
+    assert len(log.cities) == 1 and isinstance(log.cities[0], str)
+    roles = [message["role"] for message in result.messages]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert result.messages[2]["content"] == f"sunny, 21 C in {log.cities[0]}"
+
+
+async def test_agent_async(model):
+    log = WeatherLog()
+    answer = await weather_agent(model, log).acall("What is the weather in Rome?")
+    assert isinstance(answer, str) and answer.strip()
+    assert len(log.cities) == 1
+
+
+def test_agent_streaming(model):
+    log = WeatherLog()
+    response = weather_agent(model, log, stream=True)("What is the weather in Oslo?")
+    chunks = list(response)
+    assert "".join(chunks).strip() and response.response_type == "text_generation"
+    assert len(log.cities) == 1
+    assert [message["role"] for message in response.messages][-2] == "tool"
