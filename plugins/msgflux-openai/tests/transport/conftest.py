@@ -46,14 +46,14 @@ def _socket_inodes() -> set[str]:
     return inodes
 
 
-def client_sockets(port: int) -> int:
-    """Open TCP sockets of this process whose remote end is ``port`` (the client side).
+def client_local_ports(port: int) -> list[int]:
+    """Local ports of this process's open TCP sockets whose remote end is ``port``.
 
     The loopback server runs in this process too; its sockets have ``port`` as their local
     port, so they are not counted.
     """
     inodes = _socket_inodes()
-    count = 0
+    found = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as lines:
@@ -63,10 +63,15 @@ def client_sockets(port: int) -> int:
                     remote_port = int(fields[2].rsplit(":", 1)[1], 16)
                     # States: 01 established, 08 close-wait (peer closed, we did not).
                     if remote_port == port and fields[9] in inodes and fields[3] in ("01", "08"):
-                        count += 1
+                        found.append(int(fields[1].rsplit(":", 1)[1], 16))
         except FileNotFoundError:
             continue
-    return count
+    return found
+
+
+def client_sockets(port: int) -> int:
+    """How many client connections to ``port`` this process holds open."""
+    return len(client_local_ports(port))
 
 
 @pytest.fixture
@@ -75,3 +80,11 @@ def sockets(server: Any) -> Any:
     if not sys.platform.startswith("linux"):
         pytest.skip("counts sockets through /proc (Linux only)")
     return lambda: client_sockets(server.port)
+
+
+@pytest.fixture
+def local_ports(server: Any) -> Any:
+    """``local_ports()``: local ports of this process's client connections to ``server``."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads sockets through /proc (Linux only)")
+    return lambda: client_local_ports(server.port)

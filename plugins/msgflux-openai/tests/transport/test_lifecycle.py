@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -243,3 +244,21 @@ def test_sync_waiter_gets_the_released_connection(server):
             assert waiting.result(5) == "echo: queued"
     finally:
         clients.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_does_not_share_pooled_connections(server, client, local_ports):
+    assert _ask(client, "parent") == "echo: parent"
+    (parent_port,) = local_ports()  # the pooled keep-alive connection
+    pid = os.fork()
+    if pid == 0:  # child: must open its own connection, never write on the parent's
+        code = 1
+        try:
+            ok = _ask(client, "child") == "echo: child"
+            code = 0 if ok and parent_port not in local_ports() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _ask(client, "parent again") == "echo: parent again"
+    assert local_ports() == [parent_port]  # the parent still uses its own connection

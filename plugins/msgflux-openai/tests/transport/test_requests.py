@@ -124,8 +124,9 @@ async def test_async_sends_the_same(server, client, aclient):
     assert dict(sync_request.headers) == dict(async_request.headers)
 
 
-def test_no_api_key_no_authorization(server):
-    clients = create_clients(base_url=server.base_url, api_key=None)
+@pytest.mark.parametrize("key", [None, ""])
+def test_no_api_key_no_authorization(server, key):
+    clients = create_clients(base_url=server.base_url, api_key=key)
     try:
         clients.client.chat.completions.create(model="m", messages=MESSAGES)
         assert "authorization" not in server.last_request.headers

@@ -65,7 +65,8 @@ def create_clients(
     Args:
         base_url: The API root, e.g. ``"https://api.openai.com/v1"``; requests go to
             ``{base_url}/chat/completions``. A query string in it is kept on every request.
-        api_key: Sent as ``Authorization: Bearer <key>``; ``None`` sends no such header.
+        api_key: Sent as ``Authorization: Bearer <key>``; ``None`` or ``""`` sends no such
+            header (local servers need none).
         timeout: Seconds allowed for connecting and for each read (so also between two
             stream chunks); ``None`` waits forever. A call's ``timeout=`` overrides it.
         default_headers: Headers sent with every request (they override the defaults,
@@ -97,7 +98,7 @@ def create_clients(
         "Accept-Encoding": "gzip, deflate",
         "User-Agent": _user_agent(),
     }
-    if api_key is not None:
+    if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     if default_headers:
         lower = {name.lower(): name for name in headers}

@@ -18,6 +18,7 @@ still use it.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
@@ -86,10 +87,13 @@ class _Pool:
         self._waiting = 0
         self._max = config.max_connections
         self._closed = False
+        self._pid = os.getpid()
 
     def acquire(self, timeouts: Timeouts) -> _Connection:
         if self._closed:
             raise RuntimeError("this msgflux client was closed")
+        if self._pid != os.getpid():
+            self._after_fork()
         if not self._take_slot(timeouts.connect):
             raise self._config.timeout_error(timeouts, "waiting for a free connection")
         idle = self._idle
@@ -106,6 +110,17 @@ class _Pool:
         except BaseException:
             self._give_slot()
             raise
+
+    def _after_fork(self) -> None:
+        """In a forked child, never share the parent's connections (their bytes would mix)."""
+        self._pid = os.getpid()
+        inherited, self._idle = self._idle, deque()
+        for conn in inherited:
+            conn.close()  # our copy only: the parent's connection stays open for the parent
+        self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self._active = 0
+        self._waiting = 0
 
     def _take_slot(self, timeout: float | None) -> bool:
         with self._lock:
