@@ -164,7 +164,8 @@ class ProviderConformance:
 
     def assert_plain_request(self, body: Mapping[str, Any], messages: list[dict[str, Any]]) -> None:
         """A plain call sends the model, the messages and ``plain_request_extras``, nothing else."""
-        assert body == {"model": self.model_id, "messages": messages, **self.plain_request_extras}
+        expected = {"model": self.model_id, "messages": messages, **self.plain_request_extras}
+        assert body == expected, f"plain request {body!r} != {expected!r}"
 
     def assert_stream_request(self, body: Mapping[str, Any]) -> None:
         """A stream asks for streaming, and for usage at its end."""
@@ -432,6 +433,7 @@ class ProviderConformance:
         ], calls
         body = self._last(loopback_server, "stream_tools")
         self.assert_stream_request(body)
+        self.assert_tools_request(body, TOOLS, "auto")
 
     async def test_streamed_text_then_tool_call_keeps_both(self, loopback_server, transport):
         model = self._model(loopback_server, transport)
@@ -460,7 +462,9 @@ class ProviderConformance:
         aggregator.insert_results("c1", "sunny, 21 C")
         messages += aggregator.get_messages()
         assert model(messages, tool_definitions=tools).consume() == "It is sunny in Paris."
-        sent = self._last(loopback_server, "tools")["messages"]
+        body = self._last(loopback_server, "tools")
+        self.assert_tools_request(body, TOOLS, "auto")
+        sent = body["messages"]
         assert sent[-1] == {"role": "tool", "tool_call_id": "c1", "content": "sunny, 21 C"}
         assert sent[-2]["role"] == "assistant"
         assert sent[-2]["tool_calls"][0]["id"] == "c1"

@@ -1,0 +1,116 @@
+"""The conformance suite fails for broken providers: a suite that cannot fail proves nothing.
+
+Two deliberately defective third-party providers run the suite in a child pytest process:
+one drops the tools from every request while declaring tool support, the other declares no
+logprobs support while its test class claims everything is supported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("msgflux_openai", reason="the defective providers extend openai")
+
+SUITE = textwrap.dedent(
+    """
+    from msgflux import ProviderSpec, hookimpl
+    from msgflux.plugins import register_plugin
+    from msgflux.testing.conformance import ProviderConformance
+
+
+    class DropsTools:
+        @hookimpl
+        def register_providers(self):
+            return [ProviderSpec(name="dropstools", extends="openai", api_key_env=("X_KEY",))]
+
+        @hookimpl
+        def adapt_params(self, params):
+            params.pop("tools", None)
+            params.pop("tool_choice", None)
+            return params
+
+
+    class NoLogprobs:
+        @hookimpl
+        def register_providers(self):
+            capabilities = {"streaming", "tools", "structured_output", "reasoning",
+                            "audio_output", "web_search", "vision"}
+            return [ProviderSpec(name="nologprobs", extends="openai", api_key_env=("Y_KEY",),
+                                 supports=frozenset(capabilities))]
+
+
+    register_plugin(DropsTools(), "drops-tools")
+    register_plugin(NoLogprobs(), "no-logprobs")
+
+
+    class TestDropsTools(ProviderConformance):
+        provider = "dropstools"
+        model_id = "m"
+
+
+    class TestNoLogprobs(ProviderConformance):
+        provider = "nologprobs"
+        model_id = "m"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    path = tmp_path_factory.mktemp("suite") / "test_defective_providers.py"
+    path.write_text(SUITE)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(path),
+            "-p",
+            "msgflux.testing.pytest_plugin",
+            "-o",
+            "asyncio_mode=auto",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            "-q",
+            "-rf",
+            "--no-header",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=path.parent,
+    )
+    failed = {
+        line.split("::", 1)[1].split(" ")[0]
+        for line in run.stdout.splitlines()
+        if line.startswith("FAILED")
+    }
+    return run, failed
+
+
+def test_dropping_tools_fails_every_tool_test_and_nothing_else(outcome):
+    run, failed = outcome
+    drops = {name.split("::")[1] for name in failed if name.startswith("TestDropsTools")}
+    assert drops == {
+        "test_single_tool_call[sdk]",
+        "test_parallel_tool_calls_with_text[sdk]",
+        "test_streamed_parallel_tool_calls_with_interleaved_fragments[sdk-first]",
+        "test_streamed_parallel_tool_calls_with_interleaved_fragments[sdk-every]",
+        "test_streamed_parallel_tool_calls_with_interleaved_fragments[sdk-late]",
+        "test_tool_results_round_trip[sdk]",
+    }, run.stdout[-3000:]
+
+
+def test_an_undeclared_capability_fails_unless_the_suite_is_told(outcome):
+    run, failed = outcome
+    nologprobs = {name.split("::")[1] for name in failed if name.startswith("TestNoLogprobs")}
+    assert nologprobs == {
+        "test_declared_capabilities_match[sdk]",
+        "test_logprobs[sdk]",
+    }, run.stdout[-3000:]
