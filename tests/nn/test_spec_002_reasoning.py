@@ -6,7 +6,6 @@ answers, and the requests it received show what the agent sent.
 """
 
 # Agents are declared with class attributes, as the spec does (`config = {...}`).
-# ruff: noqa: RUF012
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ models pointed at the loopback server. The FastAPI example is tested in
 """
 
 # Agents are declared with class attributes, as the spec does (`config = {...}`).
-# ruff: noqa: RUF012
 
 from __future__ import annotations
 

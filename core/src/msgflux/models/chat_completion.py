@@ -450,7 +450,7 @@ class ChatCompletionModel:
 
             structured = structured_output(generation_schema, tool_definitions)
             params["response_format"] = structured.response_format
-            if getattr(structured, "consumes_tools", False):
+            if structured.consumes_tools:
                 tool_definitions = None  # the schema itself carries the tool choice (ReAct)
         if tool_definitions is not None:
             params.update(tool_definitions.to_request())
