@@ -3,7 +3,6 @@
 Most of these need no server: the offline ``fake`` provider answers.
 """
 
-
 from __future__ import annotations
 
 import pytest

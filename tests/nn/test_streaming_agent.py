@@ -5,7 +5,6 @@ tools, and a model stream that sends text and then tool calls.
 """
 
 # Agents are declared with class attributes, as the spec does (`config = {...}`).
-# ruff: noqa: RUF012
 
 from __future__ import annotations
 

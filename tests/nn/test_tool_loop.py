@@ -1,7 +1,5 @@
 """The tool loop of non-streaming agents: execution, parallelism, errors, limits, history."""
 
-# ruff: noqa: RUF012
-
 from __future__ import annotations
 
 import asyncio
