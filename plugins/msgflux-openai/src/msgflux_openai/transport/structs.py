@@ -5,7 +5,10 @@ same way it reads the ``openai`` SDK's pydantic objects, so these structs mirror
 field names. They are tolerant on purpose, because OpenAI-compatible servers differ:
 
 - every field is optional and unknown fields are ignored, so a server that adds, renames
-  or omits fields still decodes;
+  or omits fields still decodes. Vendor fields msgflux's providers read are modelled
+  (``x_groq``, OpenRouter's ``provider``/``usage.cost``/``reasoning_details``, vLLM's
+  ``stop_reason``/``prompt_logprobs``, llama.cpp's ``timings``, ``citations``...); any
+  other unknown field is dropped, where the SDK would keep it in ``model_extra``;
 - ``null`` where OpenAI sends a list decodes: ``choices`` becomes ``[]``; other list fields
   (``tool_calls``, ``annotations``...) stay ``None`` as in the SDK, where ``None`` means
   "absent";
@@ -47,12 +50,20 @@ _to_builtins = msgspec.to_builtins
 
 
 def _plain(value: Any) -> Any:
-    """Convert one field value to builtins, dropping ``None`` fields of nested structs."""
+    """Convert one field value to new builtins, dropping ``None`` entries of objects.
+
+    Raw dicts decoded from the wire (``logprobs``, ``x_groq``...) lose their ``null`` members
+    too, as the SDK's ``model_dump(exclude_none=True)`` does; everything is copied so the
+    caller cannot change the response through the result.
+    """
     if isinstance(value, _Struct):
         return value.to_dict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_plain(item) for item in value]
-    # Raw dicts/lists decoded from the wire are copied so the caller cannot mutate ours.
+    if isinstance(value, (str, int, float, bool)):
+        return value
     return _to_builtins(value)
 
 
@@ -165,6 +176,10 @@ class ChatCompletion(_Struct):
     x_groq: Any = None
     provider: str | None = None  # OpenRouter: the upstream provider that answered
     citations: Any = None  # Perplexity-style servers
+    search_results: Any = None  # Perplexity-style servers
+    timings: Any = None  # llama.cpp server
+    prompt_logprobs: Any = None  # vLLM
+    kv_transfer_params: Any = None  # vLLM disaggregated serving
     error: Any = None
 
     def __post_init__(self) -> None:
@@ -247,6 +262,8 @@ class ChatCompletionChunk(_Struct):
     x_groq: Any = None
     provider: str | None = None
     citations: Any = None
+    search_results: Any = None
+    timings: Any = None
     error: Any = None
 
     def __post_init__(self) -> None:
