@@ -51,12 +51,14 @@ def _sdk_clients(model: Any) -> ChatClients:
     import openai
 
     provider = model.provider
+    keyless = not model.api_key
     injected_sync = model.options.get("client")
     injected_async = model.options.get("async_client")
     settings = {
         # Never None: the SDK would fall back to OPENAI_API_KEY and could send an OpenAI
-        # key to another provider. An empty key sends no Authorization header.
-        "api_key": model.api_key or "",
+        # key to another provider. Keyless servers get a placeholder the SDK accepts, and
+        # every request then omits the Authorization header (see _omit_authorization).
+        "api_key": model.api_key or _NO_KEY,
         "base_url": model.base_url,
         "max_retries": 0,
         "timeout": model.timeout,
@@ -71,8 +73,12 @@ def _sdk_clients(model: Any) -> ChatClients:
         async_clients.forget()
 
     return ChatClients(
-        client=_Client(_SyncCompletions(sync_client, provider, allowed)),
-        aclient=_Client(_AsyncCompletions(async_clients, provider, allowed)),
+        client=_Client(
+            _SyncCompletions(sync_client, provider, allowed, keyless and not injected_sync)
+        ),
+        aclient=_Client(
+            _AsyncCompletions(async_clients, provider, allowed, keyless and not injected_async)
+        ),
         close=close,
     )
 
@@ -85,6 +91,19 @@ def _create_parameters(client_class: type) -> frozenset[str] | None:
         return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
     except (ImportError, AttributeError, ValueError):  # an SDK laid out differently
         return None
+
+
+_NO_KEY = "msgflux-no-key"
+
+
+def _omit_authorization(params: dict[str, Any]) -> dict[str, Any]:
+    """Request options that send no Authorization header (for keyless providers)."""
+    import openai
+
+    headers = params.get("extra_headers") or {}
+    if any(name.lower() == "authorization" for name in headers):
+        return params  # the caller set one explicitly
+    return {**params, "extra_headers": {**headers, "Authorization": openai.Omit()}}
 
 
 def _fit(params: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, Any]:
@@ -140,12 +159,17 @@ class _Chat:
 
 
 class _SyncCompletions:
-    def __init__(self, client: Any, provider: str, allowed: frozenset[str] | None) -> None:
+    def __init__(
+        self, client: Any, provider: str, allowed: frozenset[str] | None, keyless: bool
+    ) -> None:
         self._client = client
         self._provider = provider
         self._allowed = allowed
+        self._keyless = keyless
 
     def create(self, **params: Any) -> Any:
+        if self._keyless:
+            params = _omit_authorization(params)
         try:
             result = self._client.chat.completions.create(**_fit(params, self._allowed))
         except Exception as exc:
@@ -155,13 +179,20 @@ class _SyncCompletions:
 
 class _AsyncCompletions:
     def __init__(
-        self, clients: _PerLoopAsyncClients, provider: str, allowed: frozenset[str] | None
+        self,
+        clients: _PerLoopAsyncClients,
+        provider: str,
+        allowed: frozenset[str] | None,
+        keyless: bool,
     ) -> None:
         self._clients = clients
         self._provider = provider
         self._allowed = allowed
+        self._keyless = keyless
 
     async def create(self, **params: Any) -> Any:
+        if self._keyless:
+            params = _omit_authorization(params)
         try:
             result = await self._clients.current().chat.completions.create(
                 **_fit(params, self._allowed)

@@ -12,6 +12,7 @@ from typing import Any
 from msgflux.dotdict import dotdict
 from msgflux.errors import ResponseDecodeError
 from msgflux.models.response import ModelStreamResponse
+from msgflux_openai.think_tags import take_reasoning
 
 __all__ = ["decode_output", "to_builtins"]
 
@@ -59,6 +60,8 @@ def _decode_completion(model: Any, completion: Any, response: Any) -> None:
         function = call.function
         response.add_tool_call(index, call.id, function.name, function.arguments)
     content = message.content
+    if model.options.get("think_tags"):
+        content = take_reasoning(model, response, content)
     audio = getattr(message, "audio", None)
     if content:
         response.add(content)
@@ -100,6 +103,9 @@ def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None
             if reasoning:
                 response.add_reasoning(reasoning)
             content = delta.content
+            if model.options.get("think_tags"):
+                final = choice.finish_reason is not None
+                content = take_reasoning(model, response, content, final=final)
             if content:
                 response.add(content)
             tool_calls = delta.tool_calls
