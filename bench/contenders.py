@@ -205,7 +205,7 @@ def _decode(body: bytes) -> Any:
 
 
 def _stream_decoder() -> Any:
-    from msgflux_openai.transport.base import StreamDecoder
+    from msgflux_openai.transport._base import StreamDecoder
 
     return StreamDecoder("bench", {})
 

@@ -99,7 +99,7 @@ def test_no_retry_after(server, client):
 
 def test_request_id_header_variant():
     # The loopback server always sends x-request-id; the fallback is checked directly.
-    from msgflux_openai.transport.errors import error_from_response
+    from msgflux_openai.transport._errors import error_from_response
 
     error = error_from_response(500, "", {"request-id": "alt_1"}, b"boom", provider="p")
     assert (error.request_id, error.message) == ("alt_1", "boom")

@@ -9,8 +9,8 @@ import sys
 CHECK = """
 import json, sys
 import msgflux_openai.transport as transport
-after_import = sorted(m for m in ("openai", "httpx", "aiohttp", "msgflux_openai.transport.aio",
-                                  "msgflux_openai.transport.sync") if m in sys.modules)
+after_import = sorted(m for m in ("openai", "httpx", "aiohttp", "msgflux_openai.transport._aio",
+                                  "msgflux_openai.transport._sync") if m in sys.modules)
 clients = transport.create_clients(base_url="http://127.0.0.1:9/v1", api_key="k")
 clients.close()
 after_create = sorted(m for m in ("openai", "httpx", "aiohttp") if m in sys.modules)
@@ -27,3 +27,33 @@ def test_import_and_create_do_not_load_the_sdk():
     assert seen["import"] == []
     assert seen["create"] == []
     assert seen["lazy"] == "msgflux_openai.transport.structs"
+
+
+def test_public_surface():
+    import msgflux_openai.transport as transport
+
+    assert transport.__all__ == ["DEFAULT_MAX_CONNECTIONS", "create_clients", "proxy_configured"]
+    lazy = {
+        "AsyncClient",
+        "AsyncStream",
+        "SyncClient",
+        "SyncStream",
+        "ChatCompletion",
+        "ChatCompletionAudio",
+        "ChatCompletionChunk",
+        "ChatCompletionMessage",
+        "Choice",
+        "ChoiceDelta",
+        "ChoiceDeltaToolCall",
+        "ChoiceDeltaToolCallFunction",
+        "ChunkChoice",
+        "CompletionUsage",
+        "Function",
+        "ToolCall",
+    }
+    assert lazy <= set(dir(transport))
+    for name in lazy:
+        assert getattr(transport, name).__name__ == name
+    from msgflux_openai.transport import structs
+
+    assert set(structs.__all__) == lazy - {"AsyncClient", "AsyncStream", "SyncClient", "SyncStream"}

@@ -218,7 +218,7 @@ def test_proxy_configured(monkeypatch):
 
 
 def test_ipv6_literal_host_header():
-    from msgflux_openai.transport.http11 import parse_base_url
+    from msgflux_openai.transport._http11 import parse_base_url
 
     endpoint = parse_base_url("http://[::1]:8000/v1/")
     assert (endpoint.host, endpoint.port, endpoint.host_header) == ("::1", 8000, "[::1]:8000")

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msgflux.errors import ResponseDecodeError
-from msgflux_openai.transport.http11 import HTTPProtocolError, ResponseParser
-from msgflux_openai.transport.sse import SSEParser
+from msgflux_openai.transport._http11 import HTTPProtocolError, ResponseParser
+from msgflux_openai.transport._sse import SSEParser
 
 
 def _feed_in_pieces(parser: SSEParser, data: bytes, cuts: list[int]) -> list[bytes]:

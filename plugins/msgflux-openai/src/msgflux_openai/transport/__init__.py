@@ -7,6 +7,24 @@ client-side speed: a small HTTP/1.1 client over plain sockets (sync) and asyncio
 bodies encoded and responses and SSE events decoded with msgspec into OpenAI-shaped
 structs (:mod:`msgflux_openai.transport.structs`). Errors are :mod:`msgflux.errors`.
 
+Errors (all from :mod:`msgflux.errors`, with ``status``, the provider's ``message``,
+``body``, ``headers``, ``request_id`` and ``provider``):
+
+| failure | exception |
+|---|---|
+| HTTP 401, 403 | ``AuthenticationError`` |
+| HTTP 400, 404, 413, 422 | ``BadRequestError`` |
+| HTTP 429 | ``RateLimitError`` (``retry_after`` from ``retry-after-ms`` / ``Retry-After``) |
+| other HTTP statuses (408, 409, 5xx...) | ``ProviderError`` |
+| refused, reset, DNS, TLS, truncated or non-HTTP answer | ``ProviderConnectionError`` |
+| no bytes within ``timeout`` (also between stream chunks) | ``RequestTimeoutError`` |
+| an undecodable 200 body or stream event, a malformed SSE line | ``ResponseDecodeError`` |
+| an error object in a 200 body or in a stream | by its ``code``, else ``ProviderError`` |
+
+The transport never retries a request (msgflux's model layer does). The one exception is
+connection reuse hygiene: a pooled keep-alive connection that turns out closed before any
+byte of the response is replaced by a new one and the request sent there.
+
 Not supported (use the ``openai`` SDK transport for these): HTTP proxies (the
 ``HTTP(S)_PROXY`` variables are not read), HTTP/2, redirects, client certificates
 (unless given through ``ssl_context``), the SDK's retries (msgflux retries in the model
@@ -85,10 +103,10 @@ def create_clients(
         ValueError: Invalid ``base_url``, header values or limits.
     """
     from msgflux.models.clients import ChatClients
-    from msgflux_openai.transport.aio import AsyncClient
-    from msgflux_openai.transport.base import Config
-    from msgflux_openai.transport.http11 import parse_base_url
-    from msgflux_openai.transport.sync import SyncClient
+    from msgflux_openai.transport._aio import AsyncClient
+    from msgflux_openai.transport._base import Config
+    from msgflux_openai.transport._http11 import parse_base_url
+    from msgflux_openai.transport._sync import SyncClient
 
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, got {max_connections}")
@@ -163,10 +181,10 @@ def proxy_configured(base_url: str) -> bool:
 
 
 _LAZY = {
-    "AsyncClient": "aio",
-    "AsyncStream": "aio",
-    "SyncClient": "sync",
-    "SyncStream": "sync",
+    "AsyncClient": "_aio",
+    "AsyncStream": "_aio",
+    "SyncClient": "_sync",
+    "SyncStream": "_sync",
     "ChatCompletion": "structs",
     "ChatCompletionAudio": "structs",
     "ChatCompletionChunk": "structs",

@@ -25,9 +25,9 @@ from msgflux.errors import (
     RequestTimeoutError,
     ResponseDecodeError,
 )
-from msgflux_openai.transport.errors import error_from_payload, error_from_response
-from msgflux_openai.transport.http11 import Endpoint, HTTPProtocolError, RequestBuilder
-from msgflux_openai.transport.sse import SSEParser
+from msgflux_openai.transport._errors import error_from_payload, error_from_response
+from msgflux_openai.transport._http11 import Endpoint, HTTPProtocolError, RequestBuilder
+from msgflux_openai.transport._sse import SSEParser
 from msgflux_openai.transport.structs import (
     ChatCompletion,
     ChatCompletionChunk,

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from msgflux_openai.transport.base import (
+from msgflux_openai.transport._base import (
     Config,
     StreamDecoder,
     Timeouts,
@@ -34,7 +34,7 @@ from msgflux_openai.transport.base import (
     raise_for_status,
     stream_content_error,
 )
-from msgflux_openai.transport.http11 import HTTPProtocolError, ResponseParser
+from msgflux_openai.transport._http11 import HTTPProtocolError, ResponseParser
 from msgflux_openai.transport.structs import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["AsyncClient", "AsyncStream"]
@@ -478,7 +478,7 @@ class AsyncClient:
         """Send the request and wait for the head (stream) or whole response.
 
         As in the sync client, a reused connection that turns out closed before any
-        response byte is replaced by a new one (see ``sync._exchange``).
+        response byte is replaced by a new one (see ``_sync.SyncClient._exchange``).
         """
         config = self._config
         for attempt in range(3):
@@ -675,7 +675,7 @@ class _Completions:
 
         Raises:
             msgflux.errors.ProviderError: And its subclasses, see
-                :mod:`msgflux_openai.transport.errors`.
+                :mod:`msgflux_openai.transport`.
             msgflux.errors.ResponseDecodeError: The answer could not be decoded.
         """
         return await self._client._create(params)

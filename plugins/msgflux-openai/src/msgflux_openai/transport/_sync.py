@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from msgflux_openai.transport.base import (
+from msgflux_openai.transport._base import (
     Config,
     StreamDecoder,
     Timeouts,
@@ -35,7 +35,7 @@ from msgflux_openai.transport.base import (
     raise_for_status,
     stream_content_error,
 )
-from msgflux_openai.transport.http11 import HTTPProtocolError, ResponseParser
+from msgflux_openai.transport._http11 import HTTPProtocolError, ResponseParser
 from msgflux_openai.transport.structs import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["SyncClient", "SyncStream"]
@@ -508,7 +508,7 @@ class _Completions:
 
         Raises:
             msgflux.errors.ProviderError: And its subclasses, see
-                :mod:`msgflux_openai.transport.errors`.
+                :mod:`msgflux_openai.transport`.
             msgflux.errors.ResponseDecodeError: The answer could not be decoded.
         """
         return self._client._create(params)
