@@ -1,0 +1,92 @@
+"""Code a user and a plugin author write, type-checked (``hatch run types:check``), never run.
+
+mypy checks it against the installed ``msgflux`` (through its ``py.typed``): if a public name
+stops being exported, or a public signature loses or changes its types, this file stops
+type-checking. ``assert_type`` pins what the public API promises.
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_type
+
+import msgflux as mf
+from msgflux.models.clients import ChatClients
+from msgflux.plugins import PluginInfo, list_plugins, registered_plugin
+from msgflux.providers import CAPABILITIES, ProviderSpec
+
+
+def user_code() -> None:
+    model = mf.Model.chat_completion("fake/echo", temperature=0.2)
+    assert_type(model, mf.ChatCompletionModel)
+    answer = model("What is 15 * 7 + 3?", system_prompt="Be brief.")
+    assert_type(answer, mf.ModelResponse | mf.ModelStreamResponse)
+    if isinstance(answer, mf.ModelResponse):
+        assert_type(answer.reasoning, str | None)
+        assert_type(answer.consume(), Any)
+    stream = model("Count to three", stream=True)
+    if isinstance(stream, mf.ModelStreamResponse):
+        for chunk in stream:
+            assert_type(chunk, str)
+        for piece in stream.iter_reasoning():
+            assert_type(piece, str)
+    assert_type(model.supports, frozenset[str])
+    assert_type(mf.list_providers(), list[str])
+    infos = list_plugins()
+    assert_type(infos, list[PluginInfo])
+    assert_type(infos[0].to_dict(), dict[str, Any])
+    try:
+        mf.Model.chat_completion("openai/gpt-4.1-mini")
+    except mf.PluginMissingError as exc:
+        assert_type(str(exc), str)
+    except mf.ProviderError as exc:
+        assert_type(exc.status, int | None)
+
+
+async def async_user_code(model: mf.ChatCompletionModel) -> None:
+    answer = await model.acall("hi")
+    assert_type(answer, mf.ModelResponse | mf.ModelStreamResponse)
+
+
+# -- a plugin, as a third party writes it ------------------------------------------------------
+
+ACME = ProviderSpec(
+    name="acme",
+    extends="openai",
+    api_key_env=("ACME_API_KEY",),
+    base_url_env="ACME_BASE_URL",
+    default_base_url="https://api.acme.example/v1",
+    options={"safety_mode": None},
+    supports=CAPABILITIES - {"audio_output"},
+)
+
+
+@mf.hookimpl
+def register_providers() -> list[ProviderSpec]:
+    return [ACME]
+
+
+@mf.hookimpl
+def initialize_client(
+    model: mf.ChatCompletionModel, clients: ChatClients | None
+) -> ChatClients | None:
+    return None
+
+
+@mf.hookimpl
+def adapt_params(model: mf.ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
+    params.pop("enable_thinking", None)
+    return params
+
+
+@mf.hookimpl
+def process_output(
+    model: mf.ChatCompletionModel, output: Any, response: mf.ModelResponse | mf.ModelStreamResponse
+) -> None:
+    response.update_metadata(provider="acme")
+
+
+def register_in_a_test() -> None:
+    import sys
+
+    with registered_plugin(sys.modules[__name__], "acme-test") as name:
+        assert_type(name, str)
