@@ -474,3 +474,25 @@ def test_bad_json_schema_files_are_usage_errors(run_cli, tmp_path, content, mess
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"msgflux: error: --json-schema {path}: ")
     assert message in line
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(cli_env):
+    # More output than a pipe buffer holds, so the command is still writing when the reader
+    # (think `| head -c 10`) closes its end.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "msgflux.cli", "chat", "-m", "fake/echo", "-o", "chunk_size=4096"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    process.stdin.write(b"word " * 40_000)
+    process.stdin.close()
+    assert process.stdout.read(10) == b"word word "
+    process.stdout.close()
+    code = process.wait(timeout=60)
+    stderr = process.stderr.read()
+    process.stderr.close()
+
+    assert code == 141
+    assert stderr == b""
