@@ -268,9 +268,12 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
             f"connection failed: {exc.__cause__ or exc}", provider=provider
         )
     if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
-        return ProviderError(
-            _provider_message(exc.body) or exc.message, provider=provider, body=exc.body
-        )
+        # Same mapping as the fast transport: an HTTP status in the event's ``code`` picks
+        # the class and makes it retryable when it is one (a 503 before the first chunk).
+        from msgflux_openai.transport._errors import error_from_payload
+
+        body = exc.body if exc.body is not None else {"message": exc.message}
+        return error_from_payload({"error": body}, provider=provider)
     if isinstance(exc, json.JSONDecodeError):
         return ResponseDecodeError(
             f"{provider} sent a body that is not valid JSON: {exc}",
