@@ -306,10 +306,20 @@ def test_an_error_event_in_a_stream(make_model, loopback_server, support, leaks)
     events = [chunk("one "), {"error": {"message": "upstream died", "code": 502}}, "[DONE]"]
     loopback_server.enqueue(Reply.raw_events(events))
     response = model("hello", stream=True)
-    with pytest.raises(ProviderError, match="upstream died"):
+    with pytest.raises(ProviderError, match="upstream died") as caught:
         list(response)
+    assert caught.value.status == 502 and caught.value.provider == "openai"
     assert response.data == "one "
-    assert support.chat_requests(loopback_server) == 1
+    assert support.chat_requests(loopback_server) == 1  # chunks were delivered: no retry
+    leaks.check(model)
+
+
+def test_an_error_event_before_any_chunk_is_retried(make_model, loopback_server, support, leaks):
+    model = make_model()
+    overloaded = {"error": {"message": "model overloaded", "code": 503}}
+    loopback_server.enqueue(Reply.raw_events([overloaded, "[DONE]"]))
+    assert "".join(model("hello", stream=True)) == "echo: hello"
+    assert support.chat_requests(loopback_server) == 2
     leaks.check(model)
 
 
