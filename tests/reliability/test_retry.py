@@ -6,6 +6,7 @@ would retry 429/5xx twice on its own, so an exact count also proves its retries 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -356,6 +357,11 @@ async def test_an_async_tenacity_object(make_model, loopback_server, support):
     response = await model.acall("hello", stream=True)
     assert "".join([chunk async for chunk in response.consume()]) == "echo: hello"
     assert support.chat_requests(loopback_server) == 4
+    # ...and the same object drives sync calls (from a thread: this one runs the loop).
+    loopback_server.enqueue(Reply.error(503, "busy"))
+    answer = await asyncio.to_thread(model, "hello")
+    assert answer.data == "echo: hello"
+    assert support.chat_requests(loopback_server) == 6
 
 
 # -- connection failures -----------------------------------------------------------------------

@@ -39,6 +39,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import tenacity
@@ -63,15 +64,17 @@ logger = logging.getLogger("msgflux.retry")
 #: Statuses worth another attempt (besides every other 5xx).
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
-#: Defaults; a ``retry={...}`` dict on the model overrides any of them.
-DEFAULT_RETRY: Mapping[str, float] = {
-    "max_attempts": 3,  # first try included
-    "max_delay": 60.0,  # no retry starts later than this many seconds after the first try
-    "initial_backoff": 0.5,  # seconds before the first retry (without Retry-After)
-    "max_backoff": 8.0,  # cap of one exponential wait
-    "jitter": 0.25,  # each exponential wait is shortened by up to this fraction, at random
-    "max_retry_after": 30.0,  # longest Retry-After we honour; above it we give up at once
-}
+#: Defaults (read-only); a ``retry={...}`` dict on the model overrides any of them.
+DEFAULT_RETRY: Mapping[str, float] = MappingProxyType(
+    {
+        "max_attempts": 3,  # first try included
+        "max_delay": 60.0,  # no retry starts later than this many seconds after the first try
+        "initial_backoff": 0.5,  # seconds before the first retry (without Retry-After)
+        "max_backoff": 8.0,  # cap of one exponential wait
+        "jitter": 0.25,  # each exponential wait is shortened by up to this fraction, at random
+        "max_retry_after": 30.0,  # longest Retry-After we honour; above it we give up at once
+    }
+)
 
 # Error codes of a 429 that no wait cures.
 _FINAL_RATE_LIMIT_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
