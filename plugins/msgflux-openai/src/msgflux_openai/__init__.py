@@ -22,9 +22,10 @@ PROVIDER = ProviderSpec(
     base_url_env="OPENAI_BASE_URL",
     default_base_url="https://api.openai.com/v1",
     options={
-        # "sdk": the official `openai` package. A ready `openai.OpenAI` / `AsyncOpenAI`
-        # passed as client= / async_client= is used as given (Azure, proxies, custom HTTP).
-        "transport": "sdk",
+        # "auto": msgflux's fast transport, or the `openai` SDK when a proxy is configured
+        # or an SDK client is injected; "fast" / "sdk" force one. A ready `openai.OpenAI` /
+        # `AsyncOpenAI` passed as client= / async_client= is used as given (Azure, custom HTTP).
+        "transport": "auto",
         "client": None,
         "async_client": None,
     },
