@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 
 import pytest
-from msgflux_openrouter.chat import OpenRouterChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply, Usage
 from msgflux.tools import ToolDefinitions
+from msgflux_openrouter.chat import OpenRouterChatCompletion
 
 MODEL = "deepseek/deepseek-r1"
 HELLO = [{"role": "user", "content": "Hello"}]

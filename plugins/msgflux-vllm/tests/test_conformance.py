@@ -17,3 +17,12 @@ class TestVLLMConformance(ProviderConformance):
     plain_request_extras: ClassVar[dict[str, Any]] = {
         "chat_template_kwargs": {"enable_thinking": False, "thinking": False}
     }
+
+
+class TestVLLMWithoutKeyConformance(TestVLLMConformance):
+    """A server started without --api-key: no key, and no Authorization header."""
+
+    api_key = None
+
+    def check_request(self, request, case):
+        assert "authorization" not in request.headers

@@ -10,11 +10,11 @@ import copy
 
 import msgspec
 import pytest
-from msgflux_vllm.chat import VLLMChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply
+from msgflux_vllm.chat import VLLMChatCompletion
 
 MODEL = "Qwen/Qwen3-8B"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -55,15 +55,12 @@ def test_key_and_url_come_from_vllms_env_vars(loopback_server, monkeypatch):
     assert loopback_server.last_request.headers["authorization"] == "Bearer token-env"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="msgflux-openai's SDK transport builds openai.OpenAI(api_key='') which the SDK "
-    "refuses; fix in msgflux_openai/clients.py (see the provider-plugins report)",
-)
 def test_a_server_started_without_a_key_gets_no_authorization_header(loopback_server, monkeypatch):
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
-    model = mf.Model.chat_completion(f"vllm/{MODEL}", base_url=loopback_server.base_url)
+    model = mf.Model.chat_completion(
+        f"vllm/{MODEL}", base_url=loopback_server.base_url, transport="sdk"
+    )
     assert model("hi").consume() == "echo: hi"
     assert "authorization" not in loopback_server.last_request.headers
 
@@ -235,20 +232,13 @@ def test_vllms_own_error_shape_reaches_the_user(loopback_server):
 
 # -- reasoning inline in the content (no --reasoning-parser) ----------------------------------
 
-NEEDS_DECODER = pytest.mark.xfail(
-    strict=True,
-    reason="needs msgflux_openai.decode to call think_tags.take_reasoning (see the report)",
-)
 
-
-@NEEDS_DECODER
 def test_inline_think_block_becomes_reasoning(loopback_server):
     loopback_server.enqueue(Reply.text("<think>\n15*7=105, +3\n</think>\n\n108"))
     response = vllm(loopback_server, enable_thinking=True)("What is 15 * 7 + 3?")
     assert (response.consume(), response.reasoning) == ("108", "15*7=105, +3")
 
 
-@NEEDS_DECODER
 def test_inline_think_block_is_split_in_streams_whatever_the_chunking(loopback_server):
     text = "<think>\nStep one.</think>\n\nAnswer."
     loopback_server.enqueue(

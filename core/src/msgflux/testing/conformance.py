@@ -51,7 +51,7 @@ __all__ = ["REFUSABLE", "TOOLS", "TRANSPORTS", "Answer", "ProviderConformance"]
 
 #: Transports of OpenAI-compatible providers (their ``transport`` option). Every test of a
 #: provider that declares a ``transport`` option runs once per entry.
-TRANSPORTS: tuple[str, ...] = ("sdk",)
+TRANSPORTS: tuple[str, ...] = ("sdk", "fast")
 
 #: Capabilities whose absence the pipeline can detect from the request alone, with the call
 #: options that ask for each. (``reasoning`` and ``vision`` are not refusable this way: a
