@@ -206,10 +206,19 @@ class ProviderConformance:
         declares = any("transport" in spec.options for spec in provider_chain(self.provider))
         return TRANSPORTS if declares else (None,)
 
+    @pytest.fixture(autouse=True)
+    def _close_models(self) -> Any:
+        self._models: list[Any] = []
+        yield
+        for model in self._models:
+            model.close()
+
     def _model(self, server: LoopbackServer, transport: str | None, **options: Any) -> Any:
         if transport is not None:
             options["transport"] = transport
-        return self.make_model(server, **options)
+        model = self.make_model(server, **options)
+        self._models.append(model)
+        return model
 
     def _last(self, server: LoopbackServer, case: str) -> dict[str, Any]:
         request = server.last_request
