@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError
+from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError, redact_secret
 from msgflux.models._options import (
     CALL_OPTIONS,
     MODEL_OPTIONS,
@@ -44,6 +44,7 @@ from msgflux.models.cache import ResponseCache, request_cache_key
 from msgflux.models.clients import ChatClients
 from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import resolve_hooks
+from msgflux.utils.retry import check_retry_policy
 
 if TYPE_CHECKING:
     from msgflux.providers import ProviderSpec
@@ -219,6 +220,7 @@ class ChatCompletionModel:
         self.extra_headers = dict(extra_headers) if extra_headers else {}
         self.enable_cache = enable_cache
         self.cache_size = cache_size
+        check_retry_policy(retry)  # a bad retry= fails here, not at the first failure
         self.retry = retry
 
         self._api_key = Secret(api_key) if api_key else None
@@ -740,7 +742,7 @@ class ChatCompletionModel:
                     process(self, chunk, response)
         except BaseException as exc:  # delivered to the consumer with its original type
             if not handle.cancelled:
-                error = exc
+                error = redact_secret(exc, self.api_key)
         finally:
             if handle.stream is not None:
                 _close_quietly(handle.stream)
@@ -805,7 +807,7 @@ class ChatCompletionModel:
                 error = asyncio.CancelledError("the stream's task was cancelled")
         except Exception as exc:  # delivered to the consumer with its original type
             if not handle.cancelled:
-                error = exc
+                error = redact_secret(exc, self.api_key)
         finally:
             if handle.stream is not None:
                 await _aclose_quietly(handle.stream)

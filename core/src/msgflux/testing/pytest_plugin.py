@@ -6,6 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# Plugin authors subclass the conformance suite: show its failed asserts with full diffs.
+pytest.register_assert_rewrite("msgflux.testing.conformance")
+
 
 @pytest.fixture
 def loopback_server() -> Iterator[object]:

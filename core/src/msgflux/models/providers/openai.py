@@ -1,16 +1,7 @@
-"""``from msgflux.models.providers.openai import OpenAIChatCompletion`` (spec 000 section 16).
+"""Spec import path of the ``msgflux-openai`` plugin's model class."""
 
-The class lives in the ``msgflux-openai`` distribution; this module keeps the spec's import
-path working and says what to install when it is missing.
-"""
+from msgflux.models.providers import load_model_class
 
-from __future__ import annotations
-
-try:
-    from msgflux_openai.chat import OpenAIChatCompletion
-except ImportError as exc:  # pragma: no cover - exercised by the core-only test environment
-    raise ImportError(
-        "OpenAIChatCompletion comes with the OpenAI plugin: pip install 'msgflux[openai]'"
-    ) from exc
+OpenAIChatCompletion = load_model_class("msgflux_openai.chat", "OpenAIChatCompletion", "openai")
 
 __all__ = ["OpenAIChatCompletion"]
