@@ -228,3 +228,21 @@ async def test_async_decode_matches_sync(server, client, aclient):
     for data in (sync_dict, async_dict):
         data.pop("id"), data.pop("created")
     assert sync_dict == async_dict
+
+
+def test_vendor_usage_fields_are_kept(server, client):
+    usage = {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "queue_time": 0.5}
+    server.enqueue(Reply.text("x", usage=usage))
+    out = client.chat.completions.create(model="m", messages=MESSAGES).usage
+    assert out.total_tokens == 5
+    assert out.queue_time == 0.5  # read like the SDK's extra attributes
+    assert out.model_extra == {"queue_time": 0.5}
+    assert out.to_dict() == usage
+    with pytest.raises(AttributeError):
+        _ = out.not_sent
+
+
+def test_invalid_usage_is_a_decode_error(server, client):
+    server.enqueue(Reply.raw(200, b'{"choices": [], "usage": [1, 2]}'))
+    with pytest.raises(ResponseDecodeError):
+        client.chat.completions.create(model="m", messages=MESSAGES)

@@ -36,6 +36,17 @@ REPLIES = {
     "audio": Reply.text(None, audio=Audio("spoken", b"\x01\x02", id="au_1", expires_at=5)),
     "groq_usage": Reply.text("g", usage=Usage(1, 1), usage_location="x_groq"),
     "extra_fields": Reply.text("x", extra={"service_tier": "flex", "x_vendor": {"k": 1}}),
+    "usage_extras": Reply.text(
+        "u",
+        usage={
+            "prompt_tokens": 4,
+            "completion_tokens": 1,
+            "total_tokens": 5,
+            "time_to_first_token": 0.12,
+            "completion_tokens_per_sec": 88.5,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    ),
 }
 
 # Fields an SDK object keeps that the transport does not model (vendor extras it ignores).

@@ -148,7 +148,12 @@ class Choice(_Struct):
 
 
 class CompletionUsage(_Struct):
-    """Token counts; the ``*_details`` objects are kept as plain dicts."""
+    """Token counts; the ``*_details`` objects are kept as plain dicts.
+
+    Servers add fields of their own (SambaNova's ``time_to_first_token``, Groq's
+    ``queue_time``...). They are kept in ``model_extra`` (as the SDK's pydantic models keep
+    them), read as attributes (``usage.time_to_first_token``) and included by ``to_dict()``.
+    """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -156,6 +161,41 @@ class CompletionUsage(_Struct):
     prompt_tokens_details: dict[str, Any] | None = None
     completion_tokens_details: dict[str, Any] | None = None
     cost: Any = None  # OpenRouter
+    model_extra: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names that are not fields: the server's own usage fields.
+        extra = self.model_extra
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts as plain builtins, the server's own fields included."""
+        out = super().to_dict()
+        extra = out.pop("model_extra", None)
+        if extra:
+            for name, value in extra.items():
+                out.setdefault(name, value)
+        return out
+
+
+_USAGE_FIELDS = frozenset(CompletionUsage.__struct_fields__) - {"model_extra"}
+
+
+def _usage(raw: Any) -> CompletionUsage | None:
+    """Build :class:`CompletionUsage` from a decoded ``usage`` object, keeping extra fields."""
+    if raw is None or isinstance(raw, CompletionUsage):
+        return raw
+    if not isinstance(raw, dict):
+        raise TypeError(f"usage must be an object, got {type(raw).__name__}")
+    usage = msgspec.convert(
+        {k: v for k, v in raw.items() if k in _USAGE_FIELDS}, CompletionUsage, strict=False
+    )
+    extra = {k: v for k, v in raw.items() if k not in _USAGE_FIELDS}
+    if extra:
+        usage.model_extra = extra
+    return usage
 
 
 class ChatCompletion(_Struct):
@@ -170,7 +210,7 @@ class ChatCompletion(_Struct):
     created: int | float | None = None
     model: str | None = None
     choices: list[Choice] | None = None
-    usage: CompletionUsage | None = None
+    usage: Any = None  # a CompletionUsage once decoded (built in __post_init__)
     system_fingerprint: str | None = None
     service_tier: str | None = None
     x_groq: Any = None
@@ -185,6 +225,8 @@ class ChatCompletion(_Struct):
     def __post_init__(self) -> None:
         if self.choices is None:
             self.choices = []
+        if self.usage is not None:
+            self.usage = _usage(self.usage)
 
 
 class ChoiceDeltaToolCallFunction(_Struct):
@@ -256,7 +298,7 @@ class ChatCompletionChunk(_Struct):
     created: int | float | None = None
     model: str | None = None
     choices: list[ChunkChoice] | None = None
-    usage: CompletionUsage | None = None
+    usage: Any = None  # a CompletionUsage once decoded (built in __post_init__)
     system_fingerprint: str | None = None
     service_tier: str | None = None
     x_groq: Any = None
@@ -269,6 +311,8 @@ class ChatCompletionChunk(_Struct):
     def __post_init__(self) -> None:
         if self.choices is None:
             self.choices = []
+        if self.usage is not None:
+            self.usage = _usage(self.usage)
 
 
 # Non-strict: integral floats and numeric strings become ints, as lenient servers need.
