@@ -228,6 +228,7 @@ class ChatCompletionModel:
         self.client: Any = None
         self.aclient: Any = None
         self._close_clients: Any = None
+        self._aclose_clients: Any = None
         self._response_cache: ResponseCache | None = None
         self._initialize()
         if self._api_key is None:
@@ -309,7 +310,7 @@ class ChatCompletionModel:
             )
         if not isinstance(clients, ChatClients):
             clients = ChatClients(*clients)
-        self.client, self.aclient, self._close_clients = clients
+        self.client, self.aclient, self._close_clients, self._aclose_clients = clients
         self._response_cache = ResponseCache(self.cache_size) if self.enable_cache else None
 
     # -- hooks as methods (spec section 16 overrides these) ----------------------------------
@@ -866,15 +867,28 @@ class ChatCompletionModel:
         }
 
     def close(self) -> None:
-        """Release the transport clients' connections."""
+        """Release the transport clients' connections (the model stays usable)."""
         if self._close_clients is not None:
             self._close_clients()
+
+    async def aclose(self) -> None:
+        """``close()`` from async code: clients bound to this event loop close on it."""
+        if self._aclose_clients is not None:
+            await self._aclose_clients()
+        else:
+            self.close()
 
     def __enter__(self) -> ChatCompletionModel:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> ChatCompletionModel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         base_url = self._base_url or self.provider_spec.default_base_url

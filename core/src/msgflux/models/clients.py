@@ -48,8 +48,11 @@ class ChatClients(NamedTuple):
         aclient: Used by ``await model.acall(...)`` (async calls and stream tasks).
         close: Optional callable releasing both (connection pools); called by
             ``model.close()``.
+        aclose: Optional coroutine function doing the same from async code (clients bound
+            to an event loop close there); called by ``await model.aclose()``.
     """
 
     client: SyncChatClient | None
     aclient: AsyncChatClient | None
     close: Any = None
+    aclose: Any = None

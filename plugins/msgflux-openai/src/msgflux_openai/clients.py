@@ -93,7 +93,12 @@ def _sdk_clients(model: Any) -> ChatClients:
     def close() -> None:
         if injected_sync is None:
             sync_client.close()
-        async_clients.forget()
+        async_clients.close()
+
+    async def aclose() -> None:
+        if injected_sync is None:
+            sync_client.close()
+        await async_clients.aclose()
 
     return ChatClients(
         client=_Client(
@@ -103,6 +108,7 @@ def _sdk_clients(model: Any) -> ChatClients:
             _AsyncCompletions(async_clients, provider, allowed, keyless and not injected_async)
         ),
         close=close,
+        aclose=aclose,
     )
 
 
@@ -166,9 +172,45 @@ class _PerLoopAsyncClients:
                 client = self._clients[loop] = self._factory()
             return client
 
-    def forget(self) -> None:
+    def close(self) -> None:
+        """Close every client on its own loop (an SDK client cannot be closed elsewhere)."""
         with self._lock:
+            clients = list(self._clients.items())
             self._clients.clear()
+        for loop, client in clients:
+            _close_on_loop(loop, client)
+
+    async def aclose(self) -> None:
+        """Close every client: the running loop's awaited here, the others on their loops."""
+        running = asyncio.get_running_loop()
+        with self._lock:
+            clients = list(self._clients.items())
+            self._clients.clear()
+        for loop, client in clients:
+            if loop is running:
+                await client.close()
+            else:
+                _close_on_loop(loop, client)
+
+
+_closing: set[asyncio.Future] = set()  # keeps fire-and-forget closes alive until done
+
+
+def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    if loop.is_closed():
+        return  # its connections were closed with the loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(client.close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    elif loop.is_running():
+        asyncio.run_coroutine_threadsafe(client.close(), loop)
+    else:
+        loop.run_until_complete(client.close())
 
 
 class _Client:
