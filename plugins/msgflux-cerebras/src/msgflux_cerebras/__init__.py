@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
+from msgflux_cerebras.chat import CerebrasChatCompletion
 from msgflux_cerebras.params import adapt_request, validate_options
 
 __all__ = ["PROVIDER"]
@@ -37,20 +38,13 @@ PROVIDER = ProviderSpec(
     # Not declared: vision (text-only messages), audio output, web search.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "logprobs"}),
     description="Cerebras Inference: wafer-scale fast inference of open models",
+    model_class=CerebrasChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_cerebras.chat import CerebrasChatCompletion
-
-    return CerebrasChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

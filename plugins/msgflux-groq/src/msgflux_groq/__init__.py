@@ -22,6 +22,7 @@ from typing import Any
 from msgflux import hookimpl
 from msgflux.models.response import ModelStreamResponse
 from msgflux.providers import ProviderSpec
+from msgflux_groq.chat import GroqChatCompletion
 from msgflux_groq.params import adapt_request, validate_options
 
 __all__ = ["PROVIDER"]
@@ -46,20 +47,13 @@ PROVIDER = ProviderSpec(
     # web_search_options (Groq's search lives in its compound models and tools).
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "vision"}),
     description="Groq (GroqCloud): fast inference of open models",
+    model_class=GroqChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_groq.chat import GroqChatCompletion
-
-    return GroqChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

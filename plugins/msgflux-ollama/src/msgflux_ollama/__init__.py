@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
+from msgflux_ollama.chat import OllamaChatCompletion
 from msgflux_ollama.params import adapt_request
 
 __all__ = ["PROVIDER"]
@@ -34,20 +35,13 @@ PROVIDER = ProviderSpec(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "vision"}
     ),
     description="Ollama: open models on a local (or Ollama Cloud) server",
+    model_class=OllamaChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_ollama.chat import OllamaChatCompletion
-
-    return OllamaChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import CAPABILITIES, ProviderSpec
+from msgflux_openai.chat import OpenAIChatCompletion
 from msgflux_openai.clients import build_clients
 from msgflux_openai.decode import decode_output
 from msgflux_openai.params import map_params
@@ -31,20 +32,13 @@ PROVIDER = ProviderSpec(
     },
     supports=CAPABILITIES,
     description="OpenAI (and the OpenAI wire format for compatible providers)",
+    model_class=OpenAIChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_openai.chat import OpenAIChatCompletion
-
-    return OpenAIChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

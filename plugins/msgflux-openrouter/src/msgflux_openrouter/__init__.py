@@ -22,6 +22,7 @@ from __future__ import annotations
 from msgflux import hookimpl
 from msgflux.models.response import ModelStreamResponse
 from msgflux.providers import ProviderSpec
+from msgflux_openrouter.chat import OpenRouterChatCompletion
 from msgflux_openrouter.params import adapt_request, validate_options
 from msgflux_openrouter.reasoning import details_text, merge_details
 
@@ -46,20 +47,13 @@ PROVIDER = ProviderSpec(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "web_search", "vision"}
     ),
     description="OpenRouter: one API for many providers' models, with routing and fallbacks",
+    model_class=OpenRouterChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_openrouter.chat import OpenRouterChatCompletion
-
-    return OpenRouterChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
+from msgflux_sambanova.chat import SambaNovaChatCompletion
 from msgflux_sambanova.params import adapt_request
 
 __all__ = ["PROVIDER"]
@@ -36,20 +37,13 @@ PROVIDER = ProviderSpec(
     # Not declared: logprobs ("not yet supported by our models"), audio output, web search.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "vision"}),
     description="SambaNova Cloud: fast inference of open models on RDUs",
+    model_class=SambaNovaChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_sambanova.chat import SambaNovaChatCompletion
-
-    return SambaNovaChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

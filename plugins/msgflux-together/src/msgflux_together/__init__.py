@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
+from msgflux_together.chat import TogetherChatCompletion
 from msgflux_together.params import adapt_request
 
 __all__ = ["PROVIDER"]
@@ -36,20 +37,13 @@ PROVIDER = ProviderSpec(
     # shape, not OpenAI's), audio output and web search.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "vision"}),
     description="Together AI: serverless and dedicated open models",
+    model_class=TogetherChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_together.chat import TogetherChatCompletion
-
-    return TogetherChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

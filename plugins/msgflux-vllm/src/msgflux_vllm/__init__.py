@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
+from msgflux_vllm.chat import VLLMChatCompletion
 from msgflux_vllm.params import adapt_request, validate_options
 
 __all__ = ["PROVIDER"]
@@ -42,20 +43,13 @@ PROVIDER = ProviderSpec(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "vision"}
     ),
     description="vLLM's OpenAI-compatible server (self-hosted open models)",
+    model_class=VLLMChatCompletion,
 )
-
-
-def _chat_class() -> type:
-    from msgflux_vllm.chat import VLLMChatCompletion
-
-    return VLLMChatCompletion
 
 
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
-    from dataclasses import replace
-
-    return [replace(PROVIDER, model_class=_chat_class())]
+    return [PROVIDER]
 
 
 @hookimpl

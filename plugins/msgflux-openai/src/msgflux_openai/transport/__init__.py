@@ -96,8 +96,9 @@ def create_clients(
             by default the system's trust store with hostname verification.
 
     Returns:
-        ``ChatClients(client=SyncClient, aclient=AsyncClient, close=...)``; ``close()``
-        closes both clients' connections.
+        ``ChatClients(client=SyncClient, aclient=AsyncClient, close=..., aclose=...)``:
+        ``close()`` closes both clients' connections from anywhere; ``await aclose()`` does
+        the same from async code and returns once this loop's sockets are closed.
 
     Raises:
         ValueError: Invalid ``base_url``, header values or limits.
@@ -141,7 +142,11 @@ def create_clients(
         client.close()
         aclient.close()
 
-    return ChatClients(client=client, aclient=aclient, close=close)
+    async def aclose() -> None:
+        client.close()
+        await aclient.aclose()
+
+    return ChatClients(client=client, aclient=aclient, close=close, aclose=aclose)
 
 
 def proxy_configured(base_url: str) -> bool:

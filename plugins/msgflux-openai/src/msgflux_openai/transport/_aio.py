@@ -427,8 +427,9 @@ class AsyncClient:
             self._retire(pool)
 
     async def aclose(self) -> None:
-        """Async spelling of :meth:`close`."""
+        """:meth:`close`, then one loop turn so that this loop's sockets are really closed."""
         self.close()
+        await asyncio.sleep(0)
 
     async def _create(self, params: dict[str, Any]) -> ChatCompletion | AsyncStream:
         config = self._config
