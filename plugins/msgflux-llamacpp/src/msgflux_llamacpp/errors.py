@@ -38,11 +38,9 @@ def as_bad_request(error: BaseException) -> BadRequestError | None:
 
 def wrap_clients(clients: ChatClients) -> ChatClients:
     """``clients`` with their ``chat.completions.create`` errors mapped."""
-    client, aclient, close = clients
-    return ChatClients(
-        client=_Client(_SyncCreate(client)) if client is not None else None,
-        aclient=_Client(_AsyncCreate(aclient)) if aclient is not None else None,
-        close=close,
+    return clients._replace(
+        client=_Client(_SyncCreate(clients.client)) if clients.client is not None else None,
+        aclient=_Client(_AsyncCreate(clients.aclient)) if clients.aclient is not None else None,
     )
 
 
