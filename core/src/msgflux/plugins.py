@@ -122,12 +122,17 @@ class _Registry:
         # provider name -> the plugins declaring it (more than one = conflict unless override)
         self.claims: dict[str, list[tuple[ProviderSpec, _Plugin]]] = {}
         self.loaded = False
+        self.deferred: list[importlib.metadata.EntryPoint] = []
         self.generation = 0  # bumped on every change; invalidates resolved hook chains
 
     # -- loading -----------------------------------------------------------------------------
 
     def load(self) -> None:
         with self.lock:
+            if self.deferred:
+                deferred, self.deferred = self.deferred, []
+                for entry_point in deferred:
+                    self._load_entry_point(entry_point)
             if self.loaded:
                 return
             self.loaded = True
@@ -145,6 +150,12 @@ class _Registry:
             return  # the same distribution seen twice on sys.path
         try:
             plugin_obj = entry_point.load()
+            if _still_importing(plugin_obj):
+                # `import msgflux_groq` ran first and imported msgflux, which is discovering
+                # plugins: the module is half-initialised, its hooks not defined yet. Register it
+                # at the first lookup, once its import has finished.
+                self.deferred.append(entry_point)
+                return
             self.add(plugin_obj, name=entry_point.name, distribution=dist_name, version=version)
         except Exception as exc:  # a broken plugin never breaks msgflux
             logger.warning(
@@ -260,6 +271,12 @@ class _Registry:
             current = spec.extends
         chain.reverse()
         return chain
+
+
+def _still_importing(obj: Any) -> bool:
+    """Whether ``obj`` is a module whose import is still running (a circular import)."""
+    spec = getattr(obj, "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
 
 
 def _plugin_label(plugin: _Plugin) -> str:

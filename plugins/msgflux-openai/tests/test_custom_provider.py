@@ -124,3 +124,18 @@ def test_retry_is_not_applied_twice_by_a_legacy_initialize(provider_env, loopbac
     with pytest.raises(mf.ProviderError):
         asyncio.run(model.acall("q"))
     assert len(loopback_server.requests) == 2  # 2 attempts, not 2 x 2
+
+
+def test_importing_the_plugin_before_msgflux_still_registers_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import msgflux_openai.transport\n"  # imports msgflux while msgflux_openai is half-imported
+        "import msgflux as mf\n"
+        "assert 'openai' in mf.list_providers(), mf.list_providers()\n"
+        "print(type(mf.Model.chat_completion('openai/m', api_key='k')).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "OpenAIChatCompletion"
