@@ -38,8 +38,14 @@ PROVIDER = ProviderSpec(
     api_key_env=("ACME_API_KEY",),
     base_url_env="ACME_BASE_URL",
     default_base_url="https://api.acme.example/v1",
-    # Keyword arguments `mf.Model.chat_completion("acme/...", ...)` accepts, with defaults.
-    options={"safety_mode": None},
+    # Keyword arguments `mf.Model.chat_completion("acme/...", ...)` accepts, with defaults
+    # (a derived provider's default replaces its base's).
+    options={
+        "safety_mode": None,
+        # msgflux-openai's own "fast" transport drops the message fields it does not model,
+        # and `thoughts` is one of them: use the openai SDK's transport, which keeps them.
+        "transport": "sdk",
+    },
     # What the pipeline may send; it refuses logprobs, audio and web search for acme models
     # (UnsupportedParameterError) instead of sending something Acme would ignore.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning"}),
