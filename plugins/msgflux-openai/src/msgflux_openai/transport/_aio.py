@@ -267,8 +267,8 @@ class _Pool:
             if timeouts.connect is None:
                 return await self._open()
             return await asyncio.wait_for(self._open(), timeouts.connect)
-        except TimeoutError:
-            raise config.timeout_error(timeouts, "connecting") from None
+        except TimeoutError as exc:
+            raise config.timeout_error(timeouts, "connecting") from exc
         except OSError as exc:
             raise config.connection_error(exc, "connecting to") from exc
 
@@ -394,13 +394,10 @@ class AsyncClient:
         self._config = config
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._closed = False
         self.chat = _Chat(self)
 
     def _pool(self, loop: asyncio.AbstractEventLoop) -> _Pool:
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this msgflux client was closed")
             pool = self._pools.get(loop)
             if pool is None or pool.closed:
                 for other, stale in list(self._pools.items()):
@@ -418,9 +415,12 @@ class AsyncClient:
             pool.shutdown()
 
     def close(self) -> None:
-        """Close every pool's connections (callable from any thread or loop)."""
+        """Close every pool's connections (callable from any thread or loop).
+
+        The client stays usable: a later request opens new connections (so a model can be
+        closed at the end of one event loop and used again from the next).
+        """
         with self._lock:
-            self._closed = True
             pools = list(self._pools.values())
             self._pools.clear()
         for pool in pools:
@@ -482,7 +482,7 @@ class AsyncClient:
         response byte is replaced by a new one (see ``_sync.SyncClient._exchange``).
         """
         config = self._config
-        for attempt in range(3):
+        for attempt in range(2):  # a stale pooled connection gets one fresh resend, no more
             conn = await pool.acquire(timeouts)
             parser = ResponseParser()
             conn.parser = parser
@@ -498,7 +498,7 @@ class AsyncClient:
                 raise config.timeout_error(timeouts, "waiting for the response")
             if conn.error is not None or (conn.lost and not parser.head_done):
                 error = conn.error or HTTPProtocolError("server closed the connection")
-                retry = conn.reused and not conn.received and attempt < 2
+                retry = conn.reused and not conn.received and attempt < 1
                 pool.release(conn, False)
                 if retry:
                     continue

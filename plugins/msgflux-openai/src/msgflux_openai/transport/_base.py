@@ -207,7 +207,8 @@ def decode_completion(config: Config, body: bytes, headers: dict[str, str]) -> C
             f"{config.provider} returned a response that is not a chat completion ({exc}): "
             f"{text[:200]!r}",
             raw_text=text,
-        ) from None
+            provider=config.provider,
+        ) from exc
     if completion.error is not None and not completion.choices:
         raise error_from_payload(
             msgspec.json.decode(body), provider=config.provider, headers=headers
@@ -258,6 +259,7 @@ class StreamDecoder:
                     f"{self._provider} sent a stream event that is not a chat completion "
                     f"chunk ({exc}): {text[:200]!r}",
                     raw_text=text,
+                    provider=self._provider,
                 )
                 return out
             if chunk.error is not None:
@@ -294,4 +296,5 @@ def stream_content_error(config: Config, headers: dict[str, str], body: bytes) -
         f"{headers.get('content-type', 'no content type')!r} instead of an event stream: "
         f"{text[:200]!r}",
         raw_text=text,
+        provider=config.provider,
     )

@@ -146,17 +146,17 @@ class _Pool:
         endpoint = self._config.endpoint
         try:
             sock = socket.create_connection((endpoint.host, endpoint.port), timeouts.connect)
-        except TimeoutError:
-            raise self._config.timeout_error(timeouts, "connecting") from None
+        except TimeoutError as exc:
+            raise self._config.timeout_error(timeouts, "connecting") from exc
         except OSError as exc:
             raise self._config.connection_error(exc, "connecting to") from exc
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if endpoint.tls:
                 sock = self._config.ssl_context().wrap_socket(sock, server_hostname=endpoint.host)
-        except TimeoutError:
+        except TimeoutError as exc:
             sock.close()
-            raise self._config.timeout_error(timeouts, "connecting") from None
+            raise self._config.timeout_error(timeouts, "connecting") from exc
         except OSError as exc:
             sock.close()
             raise self._config.connection_error(exc, "TLS handshake with") from exc
@@ -190,8 +190,12 @@ class SyncClient:
         self.chat = _Chat(self)
 
     def close(self) -> None:
-        """Close idle connections; connections in use close when their response ends."""
-        self._pool.close()
+        """Close idle connections; connections in use close when their response ends.
+
+        The client stays usable: later requests open new connections in a fresh pool.
+        """
+        retired, self._pool = self._pool, _Pool(self._config)
+        retired.close()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -234,7 +238,7 @@ class SyncClient:
         """
         config = self._config
         pool = self._pool
-        for attempt in range(3):
+        for attempt in range(2):  # a stale pooled connection gets one fresh resend, no more
             conn = pool.acquire(timeouts)
             parser = ResponseParser()
             got_bytes = False
@@ -255,12 +259,12 @@ class SyncClient:
                     got_bytes = True
                     parser.feed(data)
                 return conn, parser
-            except TimeoutError:
+            except TimeoutError as exc:
                 pool.release(conn, False)
-                raise config.timeout_error(timeouts, "waiting for the response") from None
+                raise config.timeout_error(timeouts, "waiting for the response") from exc
             except (OSError, HTTPProtocolError) as exc:
                 pool.release(conn, False)
-                if conn.reused and not got_bytes and attempt < 2:
+                if conn.reused and not got_bytes and attempt < 1:
                     continue
                 error = send_error or exc
                 raise config.connection_error(error, "request to") from error
@@ -282,8 +286,8 @@ def _read_all(
                 parser.feed(data)
             else:
                 parser.feed_eof()
-    except TimeoutError:
-        raise config.timeout_error(timeouts, "reading the response") from None
+    except TimeoutError as exc:
+        raise config.timeout_error(timeouts, "reading the response") from exc
     except (OSError, HTTPProtocolError) as exc:
         raise config.connection_error(exc, "reading the response from") from exc
 
@@ -383,14 +387,14 @@ class SyncStream:
         assert conn is not None
         try:
             data = conn.sock.recv(_RECV)
-        except TimeoutError:
+        except TimeoutError as exc:
             self._after_read()
             if self._closed:
                 return True
             self._abandon()
             raise self._config.timeout_error(
                 self._timeouts, "waiting for the next stream chunk"
-            ) from None
+            ) from exc
         except OSError as exc:
             self._after_read()
             if self._closed:
