@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import mimetypes
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pathlib, base64 and mimetypes load when a media block is built
+    from pathlib import Path
 
 __all__ = ["ChatBlock"]
 
@@ -17,6 +17,10 @@ def _data_url(source: str | bytes | Path, default_mime: str) -> str:
     """A URL for ``source``: URLs pass through; bytes and file paths become data URLs."""
     if isinstance(source, str) and source.startswith(_URL_PREFIXES):
         return source
+    import base64
+    import mimetypes
+    from pathlib import Path
+
     if isinstance(source, bytes):
         payload, mime = source, default_mime
     else:
@@ -32,6 +36,9 @@ def _data_url(source: str | bytes | Path, default_mime: str) -> str:
 
 def _base64(source: str | bytes | Path) -> tuple[str, str | None]:
     """Base64 text and the file suffix (format) for raw bytes, a path, or base64 already."""
+    import base64
+    from pathlib import Path
+
     if isinstance(source, bytes):
         return base64.b64encode(source).decode(), None
     path = Path(source)
@@ -122,6 +129,9 @@ class ChatBlock:
         file_id: str | None = None,
     ) -> dict[str, Any]:
         """A file part (e.g. a PDF): inline data (sent as a data URL) or an uploaded ``file_id``."""
+        import mimetypes
+        from pathlib import Path
+
         if (data is None) == (file_id is None):
             raise ValueError("ChatBlock.file needs exactly one of data= or file_id=")
         file: dict[str, Any] = {}

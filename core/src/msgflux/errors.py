@@ -169,7 +169,7 @@ class ProviderError(MsgfluxError):
         if retry_after is None and self.headers:
             # A 503 may say when to come back as well as a 429. Imported here: the module
             # imports this one, and only failed requests with headers get this far.
-            from msgflux.utils.retry import parse_retry_after
+            from msgflux.utils.http import parse_retry_after
 
             retry_after = parse_retry_after(self.headers)
         self.retry_after = retry_after

@@ -9,10 +9,12 @@ rather than one loop wake-up per chunk.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # asyncio loads on first async use: `import msgflux` stays light
+    import asyncio
 
 __all__ = ["Channel", "Signal"]
 
@@ -56,6 +58,8 @@ class Signal(threading.Event):
         """Wait without blocking the running event loop."""
         if self.is_set():
             return
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._waiters_lock:
@@ -103,6 +107,8 @@ class Channel:
         event.wait()
 
     async def _wait_async(self, cursor: int) -> None:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._lock:

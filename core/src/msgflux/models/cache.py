@@ -9,7 +9,6 @@ the threads and tasks that use the model.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import threading
 import weakref
@@ -222,6 +221,8 @@ def request_cache_key(*, params: Mapping[str, Any] | None = None, **parts: Any) 
         # Keys that are not strings in some nested mapping (or similar): fall back to a
         # canonical form msgspec can always encode.
         encoded = _encode(_canonical(parts))
+    import hashlib  # here, not at import: only models with enable_cache=True need it
+
     return hashlib.blake2b(encoded, digest_size=20).hexdigest()
 
 

@@ -17,8 +17,6 @@ The class knows no vendor: everything provider-specific arrives through the hook
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
 import threading
@@ -44,7 +42,6 @@ from msgflux.models.cache import ResponseCache, request_cache_key
 from msgflux.models.clients import ChatClients
 from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import resolve_hooks
-from msgflux.utils.retry import check_retry_policy
 
 if TYPE_CHECKING:
     from msgflux.providers import ProviderSpec
@@ -220,6 +217,8 @@ class ChatCompletionModel:
         self.extra_headers = dict(extra_headers) if extra_headers else {}
         self.enable_cache = enable_cache
         self.cache_size = cache_size
+        from msgflux.utils.retry import check_retry_policy
+
         check_retry_policy(retry)  # a bad retry= fails here, not at the first failure
         self.retry = retry
 
@@ -750,6 +749,8 @@ class ChatCompletionModel:
             response._finish(error, reasoning_in_tool_call=self.reasoning_in_tool_call)
 
     async def _stream_async(self, call: _Call) -> ModelStreamResponse:
+        import asyncio
+
         response = self._new_stream_response("async")
         handle = _StreamHandle()
         loop = asyncio.get_running_loop()
@@ -791,6 +792,8 @@ class ChatCompletionModel:
     async def _produce_async(
         self, call: _Call, response: ModelStreamResponse, handle: _StreamHandle
     ) -> None:
+        import asyncio
+
         error: BaseException | None = None
         process = self._hooks.process_output
         try:
@@ -922,6 +925,8 @@ def _received_any(response: ModelStreamResponse) -> bool:
 
 
 def _close_quietly(stream: Any) -> None:
+    import inspect
+
     close = getattr(stream, "close", None)
     if close is None:
         return
@@ -934,6 +939,8 @@ def _close_quietly(stream: Any) -> None:
 
 
 async def _aclose_quietly(stream: Any) -> None:
+    import inspect
+
     close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
     if close is None:
         return

@@ -9,7 +9,6 @@ thought. Provider plugins fill them through the same small builder API (``add``,
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from msgflux.dotdict import dotdict
 from msgflux.models._stream import Channel, Signal
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # asyncio loads on first async use: `import msgflux` stays light
+    import asyncio
+
     from msgflux.tools import ToolCallAggregator
 
 __all__ = ["ModelResponse", "ModelStreamResponse"]
@@ -356,6 +357,8 @@ class ModelStreamResponse(_ResponseBase):
         self.close()
         await self._done.wait_async()
         producer = self._producer
+        import asyncio
+
         if isinstance(producer, asyncio.Task) and not producer.done():
             await asyncio.gather(producer, return_exceptions=True)
 
@@ -376,6 +379,8 @@ class ModelStreamResponse(_ResponseBase):
     def _check_can_block(self) -> None:
         loop = self._producer_loop
         if loop is not None and not self._done.is_set():
+            import asyncio
+
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:

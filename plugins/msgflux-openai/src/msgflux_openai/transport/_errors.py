@@ -44,7 +44,7 @@ _MAX_MESSAGE = 2000
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     # Shared with the SDK transport's mapping; imported here, on the rare 429 path only.
-    from msgflux.utils.retry import parse_retry_after
+    from msgflux.utils.http import parse_retry_after
 
     return parse_retry_after(headers)
 

@@ -1,0 +1,334 @@
+"""The ``openai`` SDK as a transport (``transport="sdk"``).
+
+Imported when the first model that needs it is created, never at plugin import. The SDK's
+own retries are off (``max_retries=0``) because msgflux retries once, in one place. Its
+exceptions are mapped to ``msgflux.errors`` with the original chained, so the user sees the
+same error types whatever the transport. A ready ``openai.OpenAI`` / ``AsyncOpenAI`` can be
+injected with ``client=`` / ``async_client=`` (Azure, proxies, custom HTTP settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from msgflux.errors import (
+    AuthenticationError,
+    BadRequestError,
+    MsgfluxError,
+    ProviderConnectionError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+)
+from msgflux.models.clients import ChatClients
+from msgflux.utils.http import parse_retry_after
+
+__all__ = ["map_sdk_error", "sdk_clients"]
+
+
+def sdk_clients(model: Any) -> ChatClients:
+    """The ``openai`` SDK's clients for ``model``, wrapped to map errors and fit parameters."""
+    import openai
+
+    provider = model.provider
+    keyless = not model.api_key
+    injected_sync = model.options.get("client")
+    injected_async = model.options.get("async_client")
+    settings = {
+        # Never None: the SDK would fall back to OPENAI_API_KEY and could send an OpenAI
+        # key to another provider. Keyless servers get a placeholder the SDK accepts, and
+        # every request then omits the Authorization header (see _omit_authorization).
+        "api_key": model.api_key or _NO_KEY,
+        "base_url": model.base_url,
+        "max_retries": 0,
+        "timeout": model.timeout,
+    }
+    sync_client = injected_sync or openai.OpenAI(**settings)
+    async_clients = _PerLoopAsyncClients(lambda: openai.AsyncOpenAI(**settings), injected_async)
+    allowed = _create_parameters(openai.OpenAI)
+
+    def close() -> None:
+        if injected_sync is None:
+            sync_client.close()
+        async_clients.close()
+
+    async def aclose() -> None:
+        if injected_sync is None:
+            sync_client.close()
+        await async_clients.aclose()
+
+    return ChatClients(
+        client=_Client(
+            _SyncCompletions(sync_client, provider, allowed, keyless and not injected_sync)
+        ),
+        aclient=_Client(
+            _AsyncCompletions(async_clients, provider, allowed, keyless and not injected_async)
+        ),
+        close=close,
+        aclose=aclose,
+    )
+
+
+def _create_parameters(client_class: type) -> frozenset[str] | None:
+    """The keyword arguments this SDK version's ``chat.completions.create`` accepts."""
+    try:
+        from openai.resources.chat.completions import Completions
+
+        return frozenset(inspect.signature(Completions.create).parameters) - {"self"}
+    except (ImportError, AttributeError, ValueError):  # an SDK laid out differently
+        return None
+
+
+_NO_KEY = "msgflux-no-key"
+
+
+def _omit_authorization(params: dict[str, Any]) -> dict[str, Any]:
+    """Request options that send no Authorization header (for keyless providers)."""
+    import openai
+
+    headers = params.get("extra_headers") or {}
+    if any(name.lower() == "authorization" for name in headers):
+        return params  # the caller set one explicitly
+    return {**params, "extra_headers": {**headers, "Authorization": openai.Omit()}}
+
+
+def _fit(params: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, Any]:
+    """Move fields this SDK version has no argument for into ``extra_body`` (same JSON)."""
+    if allowed is None:
+        return params
+    unknown = [name for name in params if name not in allowed]
+    if not unknown:
+        return params
+    fitted = {name: value for name, value in params.items() if name in allowed}
+    fitted["extra_body"] = {
+        **{name: params[name] for name in unknown if name != "extra_body"},
+        **(params.get("extra_body") or {}),
+    }
+    return fitted
+
+
+class _PerLoopAsyncClients:
+    """One ``AsyncOpenAI`` per event loop: its connection pool is bound to the loop it
+    first ran on, and the same model may be used from several loops (tests, asyncio.run)."""
+
+    def __init__(self, factory: Callable[[], Any], injected: Any = None) -> None:
+        self._factory = factory
+        self._injected = injected
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def current(self) -> Any:
+        if self._injected is not None:
+            return self._injected
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = self._factory()
+            return client
+
+    def close(self) -> None:
+        """Close every client on its own loop (an SDK client cannot be closed elsewhere)."""
+        with self._lock:
+            clients = list(self._clients.items())
+            self._clients.clear()
+        for loop, client in clients:
+            _close_on_loop(loop, client)
+
+    async def aclose(self) -> None:
+        """Close every client: the running loop's awaited here, the others on their loops."""
+        running = asyncio.get_running_loop()
+        with self._lock:
+            clients = list(self._clients.items())
+            self._clients.clear()
+        for loop, client in clients:
+            if loop is running:
+                await client.close()
+            else:
+                _close_on_loop(loop, client)
+
+
+_closing: set[asyncio.Future] = set()  # keeps fire-and-forget closes alive until done
+
+
+def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    if loop.is_closed():
+        return  # its connections were closed with the loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        task = loop.create_task(client.close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    elif loop.is_running():
+        asyncio.run_coroutine_threadsafe(client.close(), loop)
+    else:
+        loop.run_until_complete(client.close())
+
+
+class _Client:
+    def __init__(self, completions: Any) -> None:
+        self.chat = _Chat(completions)
+
+
+class _Chat:
+    def __init__(self, completions: Any) -> None:
+        self.completions = completions
+
+
+class _SyncCompletions:
+    def __init__(
+        self, client: Any, provider: str, allowed: frozenset[str] | None, keyless: bool
+    ) -> None:
+        self._client = client
+        self._provider = provider
+        self._allowed = allowed
+        self._keyless = keyless
+
+    def create(self, **params: Any) -> Any:
+        if self._keyless:
+            params = _omit_authorization(params)
+        try:
+            result = self._client.chat.completions.create(**_fit(params, self._allowed))
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+        return _SyncStream(result, self._provider) if params.get("stream") else result
+
+
+class _AsyncCompletions:
+    def __init__(
+        self,
+        clients: _PerLoopAsyncClients,
+        provider: str,
+        allowed: frozenset[str] | None,
+        keyless: bool,
+    ) -> None:
+        self._clients = clients
+        self._provider = provider
+        self._allowed = allowed
+        self._keyless = keyless
+
+    async def create(self, **params: Any) -> Any:
+        if self._keyless:
+            params = _omit_authorization(params)
+        try:
+            result = await self._clients.current().chat.completions.create(
+                **_fit(params, self._allowed)
+            )
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+        return _AsyncStream(result, self._provider) if params.get("stream") else result
+
+
+class _SyncStream:
+    """The SDK's stream with its errors mapped; ``close()`` releases the connection."""
+
+    def __init__(self, stream: Any, provider: str) -> None:
+        self._stream = stream
+        self._provider = provider
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._stream
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncStream:
+    def __init__(self, stream: Any, provider: str) -> None:
+        self._stream = stream
+        self._provider = provider
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except Exception as exc:
+            raise map_sdk_error(exc, self._provider) from exc
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+
+def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
+    """The ``msgflux.errors`` equivalent of an ``openai`` SDK (or HTTP library) exception."""
+    if isinstance(exc, MsgfluxError):
+        return exc
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        response = exc.response
+        headers = dict(response.headers) if response is not None else {}
+        body = exc.body
+        message = _provider_message(body) or exc.message
+        common = {
+            "provider": provider,
+            "status": exc.status_code,
+            "request_id": exc.request_id,
+            "body": body,
+            "headers": headers,
+        }
+        status = exc.status_code
+        if status in (401, 403):
+            return AuthenticationError(message, **common)
+        if status == 429:
+            return RateLimitError(message, retry_after=parse_retry_after(headers), **common)
+        if status in (400, 404, 413, 422):
+            return BadRequestError(message, **common)
+        return ProviderError(message, **common)
+    if isinstance(exc, openai.APITimeoutError):
+        return RequestTimeoutError(f"no response within the timeout ({exc})", provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderConnectionError(
+            f"connection failed: {exc.__cause__ or exc}", provider=provider
+        )
+    if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
+        # Same mapping as the fast transport: an HTTP status in the event's ``code`` picks
+        # the class and makes it retryable when it is one (a 503 before the first chunk).
+        from msgflux_openai.transport._errors import error_from_payload
+
+        body = exc.body if exc.body is not None else {"message": exc.message}
+        return error_from_payload({"error": body}, provider=provider)
+    if isinstance(exc, json.JSONDecodeError):
+        return ResponseDecodeError(
+            f"{provider} sent a body that is not valid JSON: {exc}",
+            raw_text=exc.doc,
+            provider=provider,
+        )
+    name = type(exc).__name__
+    if "Timeout" in name:  # the HTTP library's own timeouts, raised while streaming
+        return RequestTimeoutError(f"{name}: {exc}", provider=provider)
+    if isinstance(exc, OSError) or name in (
+        "RemoteProtocolError",
+        "ReadError",
+        "WriteError",
+        "ConnectError",
+    ):
+        return ProviderConnectionError(f"{name}: {exc}", provider=provider)
+    return exc
+
+
+def _provider_message(body: Any) -> str | None:
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, str) and body:
+        return body
+    return None
