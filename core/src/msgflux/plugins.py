@@ -16,7 +16,6 @@ and the original exception. Two plugins declaring one provider name make that na
 from __future__ import annotations
 
 import difflib
-import importlib.metadata
 import logging
 import os
 import threading
@@ -29,6 +28,7 @@ from typing import Any
 import pluggy
 
 from msgflux import hookspecs
+from msgflux._entry_points import PluginEntryPoint, find_entry_points
 from msgflux.errors import (
     PluginConflictError,
     PluginLoadError,
@@ -122,7 +122,7 @@ class _Registry:
         # provider name -> the plugins declaring it (more than one = conflict unless override)
         self.claims: dict[str, list[tuple[ProviderSpec, _Plugin]]] = {}
         self.loaded = False
-        self.deferred: list[importlib.metadata.EntryPoint] = []
+        self.deferred: list[PluginEntryPoint] = []
         self.generation = 0  # bumped on every change; invalidates resolved hook chains
 
     # -- loading -----------------------------------------------------------------------------
@@ -142,10 +142,8 @@ class _Registry:
             for entry_point in _selected_entry_points():
                 self._load_entry_point(entry_point)
 
-    def _load_entry_point(self, entry_point: importlib.metadata.EntryPoint) -> None:
-        dist = getattr(entry_point, "dist", None)
-        dist_name = dist.name if dist is not None else None
-        version = dist.version if dist is not None else None
+    def _load_entry_point(self, entry_point: PluginEntryPoint) -> None:
+        dist_name, version = entry_point.distribution, entry_point.version
         if entry_point.name in self.plugins:
             return  # the same distribution seen twice on sys.path
         try:
@@ -320,16 +318,15 @@ def _declared_providers(pm: pluggy.PluginManager, obj: Any) -> list[ProviderSpec
     return providers
 
 
-def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
+def _selected_entry_points() -> list[PluginEntryPoint]:
     allowed_raw = os.environ.get(ALLOWED_PLUGINS_ENV, "").strip()
     allowed = {name.strip() for name in allowed_raw.split(",") if name.strip()}
     autoload_disabled = os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() not in ("", "0", "false")
     if autoload_disabled and not allowed:
         return []
     selected = []
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(entry_point, "dist", None)
-        names = {entry_point.name, dist.name if dist is not None else None}
+    for entry_point in find_entry_points(ENTRY_POINT_GROUP):
+        names = {entry_point.name, entry_point.distribution}
         if allowed and not (names & allowed):
             continue
         selected.append(entry_point)
