@@ -365,7 +365,15 @@ def server(loopback: Any) -> Iterator[Any]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # One test per extra declared in core/pyproject.toml (plus plain `msgflux`), read at
     # collection time so a new extra is tested without editing the tests.
+    extras: list[str | None] = [None, *core_extras()]
     if "extra" in metafunc.fixturenames:
-        extras: list[str | None] = [None, *core_extras()]
-        ids = ["msgflux" if e is None else f"msgflux[{e}]" for e in extras]
-        metafunc.parametrize("extra", extras, ids=ids)
+        metafunc.parametrize("extra", extras, ids=_extra_ids(extras))
+    if "core_only_extra" in metafunc.fixturenames:
+        # The extras that install no provider plugin (plain `msgflux`, `msgflux[xml]`).
+        projects = discover_projects()
+        bare = [e for e in extras if _expected_install(projects, e).ours == {CORE_NAME}]
+        metafunc.parametrize("core_only_extra", bare, ids=_extra_ids(bare))
+
+
+def _extra_ids(extras: list[str | None]) -> list[str]:
+    return ["msgflux" if e is None else f"msgflux[{e}]" for e in extras]

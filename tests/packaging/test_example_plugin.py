@@ -8,6 +8,7 @@ and its own test suite (the conformance suite included) run against the installe
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -94,4 +95,4 @@ def test_the_example_test_suite_passes_against_the_installed_wheels(venv, exampl
 
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    assert re.search(r"\b\d+ passed\b", summary), summary  # exit 0 with tests that ran
