@@ -533,3 +533,33 @@ def test_profile_and_cost_from_the_response_usage(model, loopback_server):
     assert profile.cost.calculate(
         input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens
     ) == (pytest.approx(expected))
+
+
+class ThoughtsProvider:
+    """A third-party provider whose server puts reasoning in a field of its own."""
+
+    @mf.hookimpl
+    def register_providers(self):
+        return [mf.ProviderSpec(name="thoughtful", extends="openai", api_key_required=False)]
+
+    @mf.hookimpl
+    def extract_reasoning(self, message, reasoning):
+        return reasoning or getattr(message, "thoughts", None)
+
+
+def test_a_plugin_reads_fields_only_its_server_sends(loopback_server, transport):
+    from msgflux.plugins import registered_plugin
+
+    with registered_plugin(ThoughtsProvider(), "thoughtful"):
+        model = mf.Model.chat_completion(
+            "thoughtful/m", base_url=loopback_server.base_url, transport=transport
+        )
+        loopback_server.enqueue(
+            Reply.text("42", message_extra={"thoughts": "six times seven"}),
+            Reply.text("42", message_extra={"thoughts": "six times seven"}),
+        )
+        response = model("q")
+        assert (response.consume(), response.reasoning) == ("42", "six times seven")
+        streamed = model("q", stream=True)
+        assert "".join(streamed) == "42"
+        assert streamed.reasoning == "six times seven"

@@ -84,6 +84,55 @@ class _Struct(msgspec.Struct):
         return out
 
 
+class _Extensible(_Struct):
+    """A struct that keeps the fields it does not model, as the SDK's pydantic models do.
+
+    Servers add fields of their own (SambaNova's ``time_to_first_token`` in usage, a
+    custom reasoning field in messages...). Plugins read them by attribute; they are kept in
+    ``model_extra`` and included by ``to_dict()``.
+    """
+
+    model_extra: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names that are not fields: the server's own fields.
+        extra = self.model_extra
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the object as plain builtins, the server's own fields included."""
+        out = super().to_dict()
+        extra = out.pop("model_extra", None)
+        if extra:
+            for name, value in extra.items():
+                out.setdefault(name, value)
+        return out
+
+
+def _build(cls: type[_Extensible], fields: frozenset[str], raw: Any) -> Any:
+    """``cls`` from a decoded JSON object, unknown members kept in ``model_extra``."""
+    if raw is None or isinstance(raw, cls):
+        return raw
+    if not isinstance(raw, dict):
+        raise TypeError(f"{cls.__name__} must be an object, got {type(raw).__name__}")
+    extra = None
+    for key in raw:
+        if key not in fields:
+            extra = {k: v for k, v in raw.items() if k not in fields}
+            raw = {k: v for k, v in raw.items() if k in fields}
+            break
+    built = msgspec.convert(raw, cls, strict=False)
+    if extra:
+        built.model_extra = extra
+    return built
+
+
+def _fields(cls: type[_Struct]) -> frozenset[str]:
+    return frozenset(cls.__struct_fields__) - {"model_extra"}
+
+
 class Function(_Struct):
     """The function a model called: its name and JSON-encoded ``arguments``."""
 
@@ -116,11 +165,12 @@ class ChatCompletionAudio(_Struct):
     expires_at: int | None = None
 
 
-class ChatCompletionMessage(_Struct):
+class ChatCompletionMessage(_Extensible):
     """The assistant message of a non-streamed choice.
 
     ``reasoning_content`` (vLLM, DeepSeek), ``reasoning`` (Groq, OpenRouter), ``thinking``
-    and ``reasoning_details`` (OpenRouter) carry the reasoning trace, depending on the server.
+    and ``reasoning_details`` (OpenRouter) carry the reasoning trace, depending on the server;
+    any other field a server adds is kept in ``model_extra`` and readable as an attribute.
     """
 
     role: str | None = None
@@ -140,20 +190,20 @@ class Choice(_Struct):
     """One choice of a non-streamed completion."""
 
     index: int | None = 0
-    message: ChatCompletionMessage | None = None
+    message: Any = None  # a ChatCompletionMessage once decoded (built in __post_init__)
     finish_reason: str | None = None
     logprobs: Any = None
     stop_reason: Any = None  # vLLM: the stop string or token that ended it
     native_finish_reason: str | None = None  # OpenRouter: the upstream provider's reason
 
+    def __post_init__(self) -> None:
+        if self.message is not None:
+            self.message = _build(ChatCompletionMessage, _MESSAGE_FIELDS, self.message)
 
-class CompletionUsage(_Struct):
-    """Token counts; the ``*_details`` objects are kept as plain dicts.
 
-    Servers add fields of their own (SambaNova's ``time_to_first_token``, Groq's
-    ``queue_time``...). They are kept in ``model_extra`` (as the SDK's pydantic models keep
-    them), read as attributes (``usage.time_to_first_token``) and included by ``to_dict()``.
-    """
+class CompletionUsage(_Extensible):
+    """Token counts; the ``*_details`` objects are kept as plain dicts, vendor counts in
+    ``model_extra`` (read as attributes: ``usage.queue_time``)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -161,41 +211,13 @@ class CompletionUsage(_Struct):
     prompt_tokens_details: dict[str, Any] | None = None
     completion_tokens_details: dict[str, Any] | None = None
     cost: Any = None  # OpenRouter
-    model_extra: dict[str, Any] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for names that are not fields: the server's own usage fields.
-        extra = self.model_extra
-        if extra is not None and name in extra:
-            return extra[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the counts as plain builtins, the server's own fields included."""
-        out = super().to_dict()
-        extra = out.pop("model_extra", None)
-        if extra:
-            for name, value in extra.items():
-                out.setdefault(name, value)
-        return out
-
-
-_USAGE_FIELDS = frozenset(CompletionUsage.__struct_fields__) - {"model_extra"}
 
 
 def _usage(raw: Any) -> CompletionUsage | None:
-    """Build :class:`CompletionUsage` from a decoded ``usage`` object, keeping extra fields."""
-    if raw is None or isinstance(raw, CompletionUsage):
-        return raw
-    if not isinstance(raw, dict):
-        raise TypeError(f"usage must be an object, got {type(raw).__name__}")
-    usage = msgspec.convert(
-        {k: v for k, v in raw.items() if k in _USAGE_FIELDS}, CompletionUsage, strict=False
-    )
-    extra = {k: v for k, v in raw.items() if k not in _USAGE_FIELDS}
-    if extra:
-        usage.model_extra = extra
-    return usage
+    return _build(CompletionUsage, _USAGE_FIELDS, raw)
+
+
+_USAGE_FIELDS = _fields(CompletionUsage)
 
 
 class ChatCompletion(_Struct):
@@ -254,8 +276,8 @@ class ChoiceDeltaToolCall(_Struct):
     function: ChoiceDeltaToolCallFunction | None = None
 
 
-class ChoiceDelta(_Struct):
-    """What one stream chunk adds to a choice."""
+class ChoiceDelta(_Extensible):
+    """What one stream chunk adds to a choice (unknown fields kept in ``model_extra``)."""
 
     role: str | None = None
     content: str | None = None
@@ -274,7 +296,7 @@ class ChunkChoice(_Struct):
     """One choice of a stream chunk."""
 
     index: int | None = 0
-    delta: ChoiceDelta | None = None
+    delta: Any = None  # a ChoiceDelta once decoded (built in __post_init__)
     finish_reason: str | None = None
     logprobs: Any = None
     stop_reason: Any = None
@@ -283,6 +305,8 @@ class ChunkChoice(_Struct):
     def __post_init__(self) -> None:
         if self.delta is None:
             self.delta = ChoiceDelta()
+        else:
+            self.delta = _build(ChoiceDelta, _DELTA_FIELDS, self.delta)
 
 
 class ChatCompletionChunk(_Struct):
@@ -314,6 +338,9 @@ class ChatCompletionChunk(_Struct):
         if self.usage is not None:
             self.usage = _usage(self.usage)
 
+
+_MESSAGE_FIELDS = _fields(ChatCompletionMessage)
+_DELTA_FIELDS = _fields(ChoiceDelta)
 
 # Non-strict: integral floats and numeric strings become ints, as lenient servers need.
 completion_decoder = msgspec.json.Decoder(ChatCompletion, strict=False)
