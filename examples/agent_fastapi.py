@@ -52,7 +52,7 @@ def create_app(model: Any = None, tools: Sequence[Callable[..., Any]] = ()) -> F
     class Assistant(nn.Agent):
         model = llm
         instructions = "Answer concisely."
-        config = {"stream": True}  # noqa: RUF012 - the spec's declaration style
+        config = {"stream": True}
 
     agent = Assistant(tools=tools)
     app = FastAPI(title="msgflux agent")

@@ -10,12 +10,12 @@ import copy
 
 import msgspec
 import pytest
-from msgflux_cerebras.chat import CerebrasChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply, ToolCall
 from msgflux.tools import ToolDefinitions
+from msgflux_cerebras.chat import CerebrasChatCompletion
 
 GPT_OSS = "gpt-oss-120b"
 GLM = "zai-glm-4.7"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from msgflux_ollama.chat import OllamaChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply, ToolCall, Usage
 from msgflux.tools import ToolDefinitions
+from msgflux_ollama.chat import OllamaChatCompletion
 
 QWEN3 = "qwen3:8b"
 GPT_OSS = "gpt-oss:20b"

@@ -10,12 +10,12 @@ import copy
 
 import msgspec
 import pytest
-from msgflux_sambanova.chat import SambaNovaChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply, ToolCall
 from msgflux.tools import ToolDefinitions
+from msgflux_sambanova.chat import SambaNovaChatCompletion
 
 GPT_OSS = "gpt-oss-120b"
 LLAMA = "Meta-Llama-3.3-70B-Instruct"

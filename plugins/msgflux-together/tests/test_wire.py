@@ -10,12 +10,12 @@ import copy
 
 import msgspec
 import pytest
-from msgflux_together.chat import TogetherChatCompletion
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply, ToolCall, Usage
 from msgflux.tools import ToolDefinitions
+from msgflux_together.chat import TogetherChatCompletion
 
 KIMI = "moonshotai/Kimi-K2.5"
 GPT_OSS = "openai/gpt-oss-120b"
