@@ -563,3 +563,18 @@ def test_a_plugin_reads_fields_only_its_server_sends(loopback_server, transport)
         streamed = model("q", stream=True)
         assert "".join(streamed) == "42"
         assert streamed.reasoning == "six times seven"
+
+
+def test_closing_a_stalled_sync_stream_ends_it(loopback_server, transport):
+    if transport == "sdk":
+        pytest.skip(
+            "the openai SDK's blocking read cannot be interrupted from another thread; the "
+            "stream ends at the read timeout (documented); the fast transport shuts the socket"
+        )
+    model = openai_model(loopback_server, timeout=60)
+    loopback_server.enqueue(Reply.text("one two three", stall_after=3))
+    response = model("q", stream=True)
+    assert not response.done
+    response.close()
+    assert response.wait(5)  # the producer's blocked read was woken, long before the timeout
+    assert response.error is None  # closing is not a failure
