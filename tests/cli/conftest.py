@@ -90,22 +90,3 @@ def install_plugin(tmp_path: Path) -> InstallPlugin:
 def cli_env() -> Callable[..., dict[str, str]]:
     """``cli_env(OPENAI_API_KEY="k")``: the clean child environment plus overrides."""
     return clean_env
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "requires_provider(*names): skip unless these providers' plugins are installed",
-    )
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Tests that reach the loopback server through an OpenAI-compatible plugin are skipped
-    # in an environment without it (the core-only hatch environment). Asking the plugin
-    # registry, rather than naming environments, keeps this true wherever the tests run.
-    from msgflux.plugins import list_providers
-
-    for mark in item.iter_markers("requires_provider"):
-        missing = [name for name in mark.args if name not in list_providers()]
-        if missing:
-            pytest.skip(f"needs the plugin of provider(s) {', '.join(missing)}")

@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import msgflux as mf
+from msgflux.testing.pytest_plugin import require_provider
 from msgflux.testing.server import LoopbackServer
 
 
 @pytest.fixture
 def server(loopback_server: LoopbackServer) -> Iterator[LoopbackServer]:
     """The loopback server; fails the test if a scripted reply could not be rendered."""
+    require_provider("openai")  # the agents talk to it through the openai plugin
     yield loopback_server
     assert loopback_server.errors == []
 

@@ -84,11 +84,6 @@ def test_acme_is_listed_with_its_distribution():
     assert set(info.hooks) == {"adapt_params", "extract_reasoning", "initialize_client"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="msgflux-openai's fast transport drops message fields it does not model; when it "
-    "keeps them, this passes: then drop the transport pin in PROVIDER.options",
-)
 def test_reasoning_from_thoughts_on_the_fast_transport(loopback_server):
     loopback_server.enqueue(Reply.text("108", reasoning="15 * 7 = 105", reasoning_field="thoughts"))
 

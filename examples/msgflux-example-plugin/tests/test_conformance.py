@@ -12,5 +12,3 @@ class TestAcmeConformance(ProviderConformance):
     unsupported = frozenset({"logprobs", "audio_output", "web_search"})
     # Where Acme puts the reasoning trace, so the loopback server answers like Acme.
     reasoning_fields = ("thoughts",)
-    # The transport Acme needs (see PROVIDER.options); "fast" drops the `thoughts` field.
-    transports = ("sdk",)

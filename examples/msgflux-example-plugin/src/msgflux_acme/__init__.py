@@ -42,9 +42,6 @@ PROVIDER = ProviderSpec(
     # (a derived provider's default replaces its base's).
     options={
         "safety_mode": None,
-        # msgflux-openai's own "fast" transport drops the message fields it does not model,
-        # and `thoughts` is one of them: use the openai SDK's transport, which keeps them.
-        "transport": "sdk",
     },
     # What the pipeline may send; it refuses logprobs, audio and web search for acme models
     # (UnsupportedParameterError) instead of sending something Acme would ignore.
