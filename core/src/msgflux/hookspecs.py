@@ -37,7 +37,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_providers() -> list[ProviderSpec]:
+def register_providers() -> list[ProviderSpec] | None:
     """Return the providers this plugin declares (name, base, env vars, URL, options)."""
 
 

@@ -307,7 +307,8 @@ def _declared_providers(pm: pluggy.PluginManager, obj: Any) -> list[ProviderSpec
     for impl in pm.hook.register_providers.get_hookimpls():
         if impl.plugin is not obj:
             continue
-        declared = impl.function() or []
+        declare: Callable[[], Any] = impl.function
+        declared = declare() or []
         for spec in declared:
             if not isinstance(spec, ProviderSpec):
                 raise TypeError(
@@ -503,7 +504,8 @@ def _adapt_signature(
     args = ", ".join(argnames)
     namespace: dict[str, Any] = {"function": function}
     exec(f"def call({params}):\n    return function({args})\n", namespace)
-    return namespace["call"]
+    call: Callable[..., Any] = namespace["call"]
+    return call
 
 
 def _compose_replacing(functions: list[Callable[..., Any]]) -> Callable[..., Any]:

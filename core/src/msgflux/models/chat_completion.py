@@ -123,7 +123,7 @@ class ChatCompletionModel:
     """
 
     model_type = "chat_completion"
-    provider: str | None = None
+    provider: str = ""  # set by @register_model subclasses; otherwise passed in
 
     def __init__(
         self,
@@ -367,14 +367,16 @@ class ChatCompletionModel:
         call = self._prepare(messages, options)
         if call.stream:
             return self._stream_sync(call)
-        if call.cache_key is not None:
-            hit, cached = self._response_cache.get(call.cache_key)
+        cache = self._response_cache
+        if cache is not None and call.cache_key is not None:
+            hit, cached = cache.get(call.cache_key)
             if hit:
-                return cached
+                hit_response: ModelResponse = cached
+                return hit_response
         output = self._with_retry(lambda: self._send(self.client, call.params))
         response = self._respond(output, call)
-        if call.cache_key is not None:
-            self._response_cache.set(call.cache_key, response)
+        if cache is not None and call.cache_key is not None:
+            cache.set(call.cache_key, response)
         return response
 
     async def acall(
@@ -384,14 +386,16 @@ class ChatCompletionModel:
         call = self._prepare(messages, options)
         if call.stream:
             return await self._stream_async(call)
-        if call.cache_key is not None:
-            hit, cached = self._response_cache.get(call.cache_key)
+        cache = self._response_cache
+        if cache is not None and call.cache_key is not None:
+            hit, cached = cache.get(call.cache_key)
             if hit:
-                return cached
+                hit_response: ModelResponse = cached
+                return hit_response
         output = await self._awith_retry(self._asend, self.aclient, call.params)
         response = self._respond(output, call)
-        if call.cache_key is not None:
-            self._response_cache.set(call.cache_key, response)
+        if cache is not None and call.cache_key is not None:
+            cache.set(call.cache_key, response)
         return response
 
     # -- 1 + 2: options and the neutral request ----------------------------------------------
@@ -932,7 +936,7 @@ def _close_quietly(stream: Any) -> None:
         return
     try:
         result = close()
-        if inspect.isawaitable(result):  # an async stream closed from sync code
+        if inspect.iscoroutine(result):  # an async stream closed from sync code
             result.close()
     except Exception:  # closing is best effort; the stream may already be broken
         logger.debug("closing a stream failed", exc_info=True)

@@ -160,7 +160,7 @@ class ModelStreamResponse(_ResponseBase):
         self._closing = False
         self._cancel: Callable[[], None] | None = None
         self._producer_loop: asyncio.AbstractEventLoop | None = None
-        self._producer: threading.Thread | asyncio.Task | None = None
+        self._producer: threading.Thread | asyncio.Task[Any] | None = None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -242,7 +242,7 @@ class ModelStreamResponse(_ResponseBase):
 
     def bind_producer(
         self,
-        producer: threading.Thread | asyncio.Task,
+        producer: threading.Thread | asyncio.Task[Any],
         cancel: Callable[[], None],
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -284,7 +284,7 @@ class ModelStreamResponse(_ResponseBase):
 
     def _bind_producer(
         self,
-        producer: threading.Thread | asyncio.Task,
+        producer: threading.Thread | asyncio.Task[Any],
         cancel: Callable[[], None],
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
