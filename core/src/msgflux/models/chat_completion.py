@@ -706,7 +706,7 @@ class ChatCompletionModel:
             name=f"msgflux-stream-{self.provider}",
             daemon=True,
         )
-        response._bind_producer(thread, cancel)
+        response.bind_producer(thread, cancel)
         thread.start()
         response.first_chunk_event.wait()
         if response.done and response.error is not None and not _received_any(response):
@@ -750,7 +750,7 @@ class ChatCompletionModel:
         finally:
             if handle.stream is not None:
                 _close_quietly(handle.stream)
-            response._finish(error, reasoning_in_tool_call=self.reasoning_in_tool_call)
+            response.finish(error, reasoning_in_tool_call=self.reasoning_in_tool_call)
 
     async def _stream_async(self, call: _Call) -> ModelStreamResponse:
         import asyncio
@@ -771,7 +771,7 @@ class ChatCompletionModel:
                 except RuntimeError:  # loop already closed: the task is gone with it
                     pass
 
-        response._bind_producer(task, cancel, loop)
+        response.bind_producer(task, cancel, loop)
         try:
             await response.first_chunk_event.wait_async()
         except asyncio.CancelledError:
@@ -819,7 +819,7 @@ class ChatCompletionModel:
         finally:
             if handle.stream is not None:
                 await _aclose_quietly(handle.stream)
-            response._finish(error, reasoning_in_tool_call=self.reasoning_in_tool_call)
+            response.finish(error, reasoning_in_tool_call=self.reasoning_in_tool_call)
 
     # -- model facts ---------------------------------------------------------------------------
 

@@ -238,7 +238,9 @@ class ModelStreamResponse(_ResponseBase):
             reasoning_in_tool_call: Copy the reasoning into the tool-call aggregator, if the
                 stream ended as tool calls.
         """
-        self._finish(error, reasoning_in_tool_call=reasoning_in_tool_call)
+        if self._done.is_set():
+            return
+        self._publish(error, reasoning_in_tool_call)
 
     def bind_producer(
         self,
@@ -255,12 +257,12 @@ class ModelStreamResponse(_ResponseBase):
             loop: The event loop a task producer runs on, so that blocking waits on that
                 loop's thread fail with a clear error instead of deadlocking.
         """
-        self._bind_producer(producer, cancel, loop)
+        self._producer = producer
+        self._cancel = cancel
+        self._producer_loop = loop
 
-    def _finish(self, error: BaseException | None = None, *, reasoning_in_tool_call: bool) -> None:
-        """End the stream: publish data, reasoning and metadata, then wake every reader."""
-        if self._done.is_set():
-            return
+    def _publish(self, error: BaseException | None, reasoning_in_tool_call: bool) -> None:
+        """Publish data, reasoning and metadata, then wake every reader."""
         self._error = error
         text = "".join(self._content.items)
         if self._keep_reasoning and self._reasoning.items:
@@ -281,16 +283,6 @@ class ModelStreamResponse(_ResponseBase):
         self._response_type_event.set()
         self.first_chunk_event.set()
         self._done.set()
-
-    def _bind_producer(
-        self,
-        producer: threading.Thread | asyncio.Task[Any],
-        cancel: Callable[[], None],
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        self._producer = producer
-        self._cancel = cancel
-        self._producer_loop = loop
 
     # -- reading -----------------------------------------------------------------------------
 
