@@ -47,7 +47,9 @@ def llamacpp_installation() -> Any:
         why = (
             "the msgflux-llamacpp plugin is not installed (pip install -e plugins/msgflux-llamacpp)"
         )
-        if in_ci():
+        # The default hatch environment (every plugin) sets this, so there a missing plugin
+        # fails; the matrix environments without the plugin skip these tests.
+        if os.environ.get("MSGFLUX_REQUIRE_LLAMACPP") == "1":
             pytest.fail(why, pytrace=False)
         pytest.skip(why)
     if in_ci():
