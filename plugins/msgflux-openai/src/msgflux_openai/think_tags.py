@@ -16,8 +16,6 @@ answer (after whitespace) is reasoning: ``<think>`` later in the text is content
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 __all__ = ["ThinkTagSplitter", "split_think_tags", "take_reasoning"]
@@ -116,11 +114,6 @@ def split_think_tags(text: str) -> tuple[str | None, str]:
     return (reasoning + tail_reasoning).rstrip(), content + tail_content
 
 
-# One splitter per stream response; a weak mapping so finished responses free theirs.
-_splitters: weakref.WeakKeyDictionary[Any, ThinkTagSplitter] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def take_reasoning(
     model: Any, response: Any, content: str | None, *, final: bool = False
 ) -> str | None:
@@ -142,10 +135,11 @@ def take_reasoning(
         if reasoning:
             response.add_reasoning(reasoning)
         return answer
-    with _lock:
-        splitter = _splitters.get(response)
-        if splitter is None:
-            splitter = _splitters[response] = ThinkTagSplitter()
+    # The splitter's state lives on the stream it splits: one producer per stream, so no
+    # lock and no registry outlive it.
+    splitter = getattr(response, "_think_tag_splitter", None)
+    if splitter is None:
+        splitter = response._think_tag_splitter = ThinkTagSplitter()
     reasoning, answer = splitter.feed(content or "")
     if final:
         tail_reasoning, tail_answer = splitter.flush()
