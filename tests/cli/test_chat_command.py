@@ -149,7 +149,7 @@ def test_option_values_are_json_when_they_parse_and_strings_otherwise(run_cli):
     ("option", "message"),
     [
         ("temprature=0.5", "unexpected keyword argument 'temprature'. Did you mean 'temperature'?"),
-        ("temperature=3", "`temperature` must be between 0 and 2, got 3"),
+        ("temperature=3", "`temperature` must be a number between 0 and 2, got 3"),
         ("no-equals-sign", "-o expects KEY=VALUE"),
     ],
 )

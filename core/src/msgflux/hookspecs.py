@@ -6,20 +6,25 @@ through the entry point group ``msgflux``::
     [project.entry-points.msgflux]
     groq = "msgflux_groq"
 
-It declares its provider(s) with ``register_providers``. The four per-request hooks then run
-for a model only when that model's provider is one of the plugin's providers, or one they
-extend (scoped dispatch). For a ``groq`` model (groq extends openai) the order is always
+It declares its provider(s) with ``register_providers``. The per-model hooks then run for a
+model only when that model's provider is one of the plugin's providers, or one they extend
+(scoped dispatch). For a ``groq`` model (groq extends openai) the order is always
 base first, derived last: ``openai``'s implementation, then ``groq``'s. Each implementation
 receives what the previous one produced, so a derived provider sees and may change what its
 base did, and an implementation that has nothing to change returns ``None``.
 
+Most differences between OpenAI-compatible providers are facts, not behaviour: declare them
+as ``ProviderSpec(quirks=Quirks(...))`` and leave the hooks for what needs code.
+
 Implementations may accept any subset of a hook's arguments (pluggy passes only the ones a
-function names). Hook callers are resolved once per model instance, so the per-chunk hooks
-(``extract_reasoning``, ``process_output`` on streams) cost about one function call each.
+function names). Hook chains are resolved once per provider (``msgflux._dispatch``), so the
+per-chunk hooks (``extract_reasoning``, ``process_output`` on streams) cost about one
+function call each, and a traceback through a hook shows the plugin's own function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -39,6 +44,17 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def register_providers() -> list[ProviderSpec] | None:
     """Return the providers this plugin declares (name, base, env vars, URL, options)."""
+
+
+@hookspec
+def validate_options(model: ChatCompletionModel, options: Mapping[str, Any]) -> None:
+    """Check this provider's options of a new model; raise ``ValueError`` saying what to fix.
+
+    Called once per model instance, before ``initialize_client``, with ``model.options``
+    (the provider options the user passed, over their declared defaults). Values declared
+    as ``ProviderOption(choices=...)`` are already checked; implement this hook for rules
+    that involve several options. Every implementation of the chain runs, base first.
+    """
 
 
 @hookspec

@@ -28,6 +28,7 @@ from typing import Any
 import pluggy
 
 from msgflux import hookspecs
+from msgflux._dispatch import HOOK_ARGUMENTS, HookImpl, ResolvedHooks, compose
 from msgflux._entry_points import PluginEntryPoint, find_entry_points
 from msgflux.errors import (
     PluginConflictError,
@@ -35,7 +36,7 @@ from msgflux.errors import (
     PluginMissingError,
     ProviderNotFoundError,
 )
-from msgflux.providers import KNOWN_PROVIDER_EXTRAS, ProviderSpec
+from msgflux.providers import KNOWN_PROVIDER_EXTRAS, ProviderSpec, Quirks
 
 __all__ = [
     "ALLOWED_PLUGINS_ENV",
@@ -49,6 +50,7 @@ __all__ = [
     "load_plugins",
     "register_plugin",
     "registered_plugin",
+    "resolve_hooks",
     "unregister_plugin",
 ]
 
@@ -57,9 +59,6 @@ logger = logging.getLogger("msgflux.plugins")
 ENTRY_POINT_GROUP = "msgflux"
 DISABLE_AUTOLOAD_ENV = "MSGFLUX_DISABLE_PLUGIN_AUTOLOAD"
 ALLOWED_PLUGINS_ENV = "MSGFLUX_PLUGINS"
-
-#: The per-request hooks, in the order the pipeline uses them.
-REQUEST_HOOKS = ("initialize_client", "adapt_params", "extract_reasoning", "process_output")
 
 
 @dataclass
@@ -431,23 +430,6 @@ def list_plugins() -> list[PluginInfo]:
 
 # -- scoped dispatch ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class ResolvedHooks:
-    """The hook chain of one provider, resolved once and called by each model instance.
-
-    Every attribute is a plain callable with the hook's full signature, composed from the
-    implementations of the provider's chain (base first), so calling it costs one function
-    call when a single plugin implements the hook.
-    """
-
-    chain: tuple[ProviderSpec, ...]
-    initialize_client: Callable[..., Any]
-    adapt_params: Callable[..., dict[str, Any]]
-    extract_reasoning: Callable[..., str | None]
-    process_output: Callable[..., None]
-
-
 _resolved: dict[str, tuple[int, ResolvedHooks]] = {}
 
 
@@ -459,88 +441,25 @@ def resolve_hooks(provider: str) -> ResolvedHooks:
     with _registry.lock:
         generation = _registry.generation
         chain = _registry.chain(provider)
-        plugins: list[Any] = []
+        plugins: list[_Plugin] = []
         for _, plugin in chain:  # a plugin declaring several providers of the chain runs once
-            if not any(existing is plugin.obj for existing in plugins):
-                plugins.append(plugin.obj)
-        impls = {hook: _impls_for(hook, plugins) for hook in REQUEST_HOOKS}
+            if not any(known is plugin for known in plugins):
+                plugins.append(plugin)
+        composed = {hook: compose(hook, _impls_for(hook, plugins)) for hook in HOOK_ARGUMENTS}
+        specs = tuple(spec for spec, _ in chain)
         resolved = ResolvedHooks(
-            chain=tuple(spec for spec, _ in chain),
-            initialize_client=_compose_replacing(impls["initialize_client"]),
-            adapt_params=_compose_replacing(impls["adapt_params"]),
-            extract_reasoning=_compose_replacing(impls["extract_reasoning"]),
-            process_output=_compose_all(impls["process_output"]),
+            chain=specs, quirks=Quirks.merge(spec.quirks for spec in specs), **composed
         )
         _resolved[provider] = (generation, resolved)
         return resolved
 
 
-_HOOK_ARGS = {
-    "initialize_client": ("model", "clients"),
-    "adapt_params": ("model", "params"),
-    "extract_reasoning": ("model", "message", "reasoning"),
-    "process_output": ("model", "output", "response"),
-}
-
-
-def _impls_for(hook: str, plugins: list[Any]) -> list[Callable[..., Any]]:
-    caller = getattr(_registry.pm.hook, hook)
-    by_plugin = {id(impl.plugin): impl for impl in caller.get_hookimpls()}
-    functions = []
+def _impls_for(hook: str, plugins: list[_Plugin]) -> list[HookImpl]:
+    """``plugins``' implementations of ``hook``, in chain order."""
+    by_plugin = {id(impl.plugin): impl for impl in getattr(_registry.pm.hook, hook).get_hookimpls()}
+    impls = []
     for plugin in plugins:
-        impl = by_plugin.get(id(plugin))
+        impl = by_plugin.get(id(plugin.obj))
         if impl is not None:
-            functions.append(_adapt_signature(impl.function, impl.argnames, _HOOK_ARGS[hook]))
-    return functions
-
-
-def _adapt_signature(
-    function: Callable[..., Any], argnames: tuple[str, ...], full: tuple[str, ...]
-) -> Callable[..., Any]:
-    """Wrap an implementation that takes a subset of the hook's arguments (pluggy allows it)."""
-    if tuple(argnames) == full:
-        return function
-    params = ", ".join(full)
-    args = ", ".join(argnames)
-    namespace: dict[str, Any] = {"function": function}
-    exec(f"def call({params}):\n    return function({args})\n", namespace)
-    call: Callable[..., Any] = namespace["call"]
-    return call
-
-
-def _compose_replacing(functions: list[Callable[..., Any]]) -> Callable[..., Any]:
-    """Chain where each implementation may replace the value (last argument) it received."""
-    if not functions:
-        return lambda *args: args[-1]
-    if len(functions) == 1:
-        only = functions[0]
-
-        def single(*args: Any) -> Any:
-            result = only(*args)
-            return args[-1] if result is None else result
-
-        return single
-
-    def chained(*args: Any) -> Any:
-        head, value = args[:-1], args[-1]
-        for function in functions:
-            result = function(*head, value)
-            if result is not None:
-                value = result
-        return value
-
-    return chained
-
-
-def _compose_all(functions: list[Callable[..., Any]]) -> Callable[..., None]:
-    """Chain where every implementation runs in order for its side effects."""
-    if not functions:
-        return lambda *args: None
-    if len(functions) == 1:
-        return functions[0]
-
-    def chained(*args: Any) -> None:
-        for function in functions:
-            function(*args)
-
-    return chained
+            impls.append(HookImpl.bind(hook, plugin.name, impl.function, impl.argnames))
+    return impls

@@ -1,0 +1,154 @@
+"""Stage 3 of the pipeline: produce a ``ModelStreamResponse`` from a streamed answer.
+
+A producer (a thread for sync callers, a task on the caller's loop for async ones) opens the
+stream (``sending.open_stream``: retried until the first chunk), feeds every chunk to the
+provider chain's ``process_output``, and finishes the response with the stream's error, if
+any. The call returns once the first chunk has arrived; a stream that fails before that
+raises at the call, so retries and gateways can act. Closing the response early (a
+consumer that stops) cancels the producer and closes the transport stream.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from msgflux.errors import redact_secret
+from msgflux.models.response import ModelStreamResponse
+from msgflux.models.sending import END, aclose_quietly, aopen_stream, close_quietly, open_stream
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+    from msgflux.models.request import PreparedCall
+
+__all__ = ["astream", "stream"]
+
+
+@dataclass(slots=True)
+class _Handle:
+    """Shared between a stream's producer and whoever closes the response early."""
+
+    stream: Any = None
+    cancelled: bool = False
+
+
+def stream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
+    """Start a producer thread; return once the first chunk arrived (raise if none did)."""
+    response = ModelStreamResponse("sync", keep_reasoning=model.return_reasoning)
+    handle = _Handle()
+
+    def cancel() -> None:
+        handle.cancelled = True
+        if handle.stream is not None:
+            close_quietly(handle.stream)
+
+    thread = threading.Thread(
+        target=_produce,
+        args=(model, call, response, handle),
+        name=f"msgflux-stream-{model.provider}",
+        daemon=True,
+    )
+    response.bind_producer(thread, cancel)
+    thread.start()
+    response.first_chunk_event.wait()
+    if _failed_before_any_chunk(response):
+        thread.join()
+        raise response.error  # type: ignore[misc]
+    return response
+
+
+def _produce(
+    model: ChatCompletionModel, call: PreparedCall, response: ModelStreamResponse, handle: _Handle
+) -> None:
+    error: BaseException | None = None
+    process = model._hooks.process_output
+    try:
+        handle.stream, chunks, first = open_stream(model, call.params)
+        if first is not END and not handle.cancelled:
+            _begin(model, call, response, first)
+            for chunk in chunks:
+                if handle.cancelled:
+                    break
+                process(model, chunk, response)
+    except BaseException as exc:  # delivered to the consumer with its original type
+        if not handle.cancelled:
+            error = redact_secret(exc, model.api_key)
+    finally:
+        if handle.stream is not None:
+            close_quietly(handle.stream)
+        response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
+
+
+async def astream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
+    """Start a producer task on this loop; return once the first chunk arrived."""
+    import asyncio  # loaded on first use: `import msgflux` stays light
+
+    response = ModelStreamResponse("async", keep_reasoning=model.return_reasoning)
+    handle = _Handle()
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_aproduce(model, call, response, handle))
+    loop_thread = threading.get_ident()
+
+    def cancel() -> None:
+        handle.cancelled = True
+        if threading.get_ident() == loop_thread:
+            task.cancel()
+            return
+        try:
+            loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop is closed: the task is gone with it
+            pass
+
+    response.bind_producer(task, cancel, loop)
+    try:
+        await response.first_chunk_event.wait_async()
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if _failed_before_any_chunk(response):
+        await asyncio.gather(task, return_exceptions=True)
+        raise response.error  # type: ignore[misc]
+    return response
+
+
+async def _aproduce(
+    model: ChatCompletionModel, call: PreparedCall, response: ModelStreamResponse, handle: _Handle
+) -> None:
+    import asyncio
+
+    error: BaseException | None = None
+    process = model._hooks.process_output
+    try:
+        handle.stream, chunks, first = await aopen_stream(model, call.params)
+        if first is not END and not handle.cancelled:
+            _begin(model, call, response, first)
+            async for chunk in chunks:
+                if handle.cancelled:
+                    break
+                process(model, chunk, response)
+    except asyncio.CancelledError:
+        if not handle.cancelled:
+            error = asyncio.CancelledError("the stream's task was cancelled")
+    except Exception as exc:  # delivered to the consumer with its original type
+        if not handle.cancelled:
+            error = redact_secret(exc, model.api_key)
+    finally:
+        if handle.stream is not None:
+            await aclose_quietly(handle.stream)
+        response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
+
+
+def _begin(
+    model: ChatCompletionModel, call: PreparedCall, response: ModelStreamResponse, first: Any
+) -> None:
+    """The prefilled start of the answer, then the first chunk."""
+    if call.prefilling:
+        response.add(call.prefilling)
+    model._hooks.process_output(model, first, response)
+
+
+def _failed_before_any_chunk(response: ModelStreamResponse) -> bool:
+    if not response.done or response.error is None:
+        return False
+    return not (response._content.items or response._all_reasoning or response.tool_calls)
