@@ -126,10 +126,9 @@ class ProviderOption:
         shown = ", ".join(str(choice) for choice in self.choices)
         if self.default is None:
             shown += " (or None)"
-        about = f" ({self.doc})" if self.doc else ""
+        about = f": {self.doc}" if self.doc else ""
         raise ValueError(
-            f"{name} must be one of {shown}; got {value!r} (an option of provider "
-            f"{provider!r}{about})"
+            f"{name} must be one of {shown}; got {value!r} (provider {provider!r}{about})"
         )
 
 

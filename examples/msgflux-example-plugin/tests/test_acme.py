@@ -81,7 +81,7 @@ def test_acme_is_listed_with_its_distribution():
 
     assert info.distribution == "msgflux-acme"
     assert info.error is None
-    assert set(info.hooks) == {"adapt_params", "extract_reasoning", "initialize_client"}
+    assert set(info.hooks) == {"adapt_params", "extract_reasoning"}
 
 
 def test_reasoning_from_thoughts_on_the_fast_transport(loopback_server):

@@ -5,10 +5,15 @@ differences, and this module handles exactly those; everything else (the HTTP cl
 messages, tools, structured output, streaming, decoding) comes from the ``openai`` provider
 that ``acme`` extends:
 
-1. it still spells the output limit ``max_tokens`` (OpenAI now says ``max_completion_tokens``);
-2. extended thinking is switched with ``"thinking": {"type": "enabled", "budget_tokens": N}``;
-3. it has a ``safety_mode`` request field (``"off"``, ``"standard"``, ``"strict"``);
-4. it returns the reasoning trace in a ``thoughts`` field of the message (or stream delta).
+1. it still spells the output limit ``max_tokens`` (OpenAI now says ``max_completion_tokens``):
+   a fact, declared as a quirk;
+2. extended thinking is switched with ``"thinking": {"type": "enabled", "budget_tokens": N}``:
+   behaviour, in the ``adapt_params`` hook;
+3. it has a ``safety_mode`` request field (``"off"``, ``"standard"``, ``"strict"``): an option
+   declared with its values, sent by ``adapt_params``;
+4. it returns the reasoning trace in a ``thoughts`` field of the message (or stream delta):
+   read by the ``extract_reasoning`` hook when the fields OpenAI-compatible servers use are
+   empty.
 
 ```python
 import msgflux as mf
@@ -25,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderOption, ProviderSpec, Quirks
 
 __all__ = ["PROVIDER", "SAFETY_MODES"]
 
@@ -39,13 +44,16 @@ PROVIDER = ProviderSpec(
     base_url_env="ACME_BASE_URL",
     default_base_url="https://api.acme.example/v1",
     # Keyword arguments `mf.Model.chat_completion("acme/...", ...)` accepts, with defaults
-    # (a derived provider's default replaces its base's).
+    # (a derived provider's default replaces its base's). A value outside `choices` fails
+    # when the model is created.
     options={
-        "safety_mode": None,
+        "safety_mode": ProviderOption(None, choices=SAFETY_MODES, doc="Acme's content filter"),
     },
     # What the pipeline may send; it refuses logprobs, audio and web search for acme models
     # (UnsupportedParameterError) instead of sending something Acme would ignore.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning"}),
+    # Facts the OpenAI wire format applies for us: the request says `max_tokens`.
+    quirks=Quirks(max_tokens_field="max_tokens"),
     description="Acme (example plugin): an OpenAI-compatible API",
 )
 
@@ -56,22 +64,8 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(model: Any) -> None:
-    # Runs once per model instance, after openai's implementation built the HTTP clients:
-    # the place to reject bad provider options before any request. Returning None keeps
-    # the clients the base provider built.
-    safety_mode = model.options["safety_mode"]
-    if safety_mode is not None and safety_mode not in SAFETY_MODES:
-        raise ValueError(
-            f"safety_mode must be one of {', '.join(SAFETY_MODES)} (or None); got {safety_mode!r}"
-        )
-
-
-@hookimpl
 def adapt_params(model: Any, params: dict[str, Any]) -> dict[str, Any]:
     # Runs after openai's adapt_params, on the request it produced.
-    if "max_completion_tokens" in params:
-        params["max_tokens"] = params.pop("max_completion_tokens")
     # extra_body may be shared with the caller or the model: build a new dict.
     extra_body = dict(params.get("extra_body") or {})
     # The neutral thinking switches must be mapped and removed; one left with a value

@@ -8,17 +8,23 @@ response = model("What is 15 * 7 + 3?")
 response.consume(), response.reasoning
 ```
 
-The provider extends ``openai``: transport, decoding and reasoning extraction (the
-``reasoning`` field, and ``<think>`` blocks through the OpenAI plugin's ``think_tags``) are
-the OpenAI plugin's. This plugin adds Cerebras' request rules (``params.py``).
+The provider extends ``openai`` (transport, decoding, reasoning extraction from the
+``reasoning`` field). How Cerebras' API differs is declared in the spec (sources: the API
+reference "Chat Completions": text-only message content, so no ``vision``); its reasoning
+controls differ per model family and need code (``params.py``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderOption, ProviderSpec, Quirks
 from msgflux_cerebras.chat import CerebrasChatCompletion
-from msgflux_cerebras.params import adapt_request, validate_options
+from msgflux_cerebras.params import REASONING_FORMATS, map_reasoning
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["PROVIDER"]
 
@@ -29,14 +35,21 @@ PROVIDER = ProviderSpec(
     base_url_env="CEREBRAS_BASE_URL",
     default_base_url="https://api.cerebras.ai/v1",
     options={
-        # "parsed" | "raw" | "hidden" | "none"; None: Cerebras' default for the model.
-        "reasoning_format": None,
-        # Qwen3's default ("raw") puts its reasoning in a leading <think>...</think> block of
-        # the content: move it to response.reasoning (msgflux_openai.think_tags).
-        "think_tags": True,
+        "reasoning_format": ProviderOption(
+            None, choices=REASONING_FORMATS, doc="None: Cerebras' default for the model"
+        ),
     },
     # Not declared: vision (text-only messages), audio output, web search.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "logprobs"}),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting",
+            "verbosity": "Cerebras has no verbosity control",
+        },
+        # Qwen3's default reasoning format ("raw") puts its reasoning in a leading
+        # <think>...</think> block of the content.
+        think_tags=True,
+    ),
     description="Cerebras Inference: wafer-scale fast inference of open models",
     model_class=CerebrasChatCompletion,
 )
@@ -48,11 +61,5 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(model):
-    # Called once per model: the place to reject bad options before any request.
-    validate_options(model.options)
-
-
-@hookimpl
-def adapt_params(model, params):
-    return adapt_request(model, params)
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> None:
+    map_reasoning(model, params)

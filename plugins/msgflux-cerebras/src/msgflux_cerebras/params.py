@@ -1,22 +1,23 @@
-"""Requests for Cerebras Inference's Chat Completions API.
+"""Cerebras' reasoning controls per model family (its other differences are ``Quirks``).
 
-Sources (Cerebras documentation): the API reference "Chat Completions"
-(``max_completion_tokens``, with ``max_tokens`` deprecated; text-only message content),
-"Reasoning" (``reasoning_effort`` for gpt-oss ``low``/``medium``/``high``; GLM switched off
-with ``reasoning_effort="none"``; ``reasoning_format`` ``parsed``/``raw``/``hidden``/``none``,
-``raw`` not combinable with JSON output; reasoning returned in a ``reasoning`` field) and
-"Migrate to GLM 4.7" (``disable_reasoning`` deprecated in favour of ``reasoning_effort``).
+Sources (Cerebras documentation): "Reasoning" (``reasoning_effort`` for gpt-oss
+low/medium/high; GLM switched off with ``reasoning_effort="none"``; ``reasoning_format``
+parsed/raw/hidden/none, ``raw`` not combinable with JSON output; reasoning returned in a
+``reasoning`` field) and "Migrate to GLM 4.7" (``disable_reasoning`` deprecated in favour of
+``reasoning_effort``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import UnsupportedParameterError
-from msgflux_openai.compat import check_effort, image_urls, merge_extra_body, refuse
+from msgflux_openai.compat import check_effort, merge_extra_body
 
-__all__ = ["REASONING_FORMATS", "adapt_request", "model_family", "validate_options"]
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+
+__all__ = ["REASONING_FORMATS", "map_reasoning", "model_family"]
 
 REASONING_FORMATS = ("parsed", "raw", "hidden", "none")
 
@@ -25,11 +26,6 @@ _EFFORTS = {
     "gpt-oss": ("low", "medium", "high"),
     "glm": ("none", "low", "medium", "high"),
     "other": ("none", "low", "medium", "high"),
-}
-
-_REFUSED = {
-    "prompt_cache_retention": "it is an OpenAI-only cache setting",
-    "verbosity": "Cerebras has no verbosity control",
 }
 
 
@@ -43,28 +39,13 @@ def model_family(model_id: str) -> str:
     return "other"
 
 
-def validate_options(options: Mapping[str, Any]) -> None:
-    """Check the Cerebras options once, when the model is created."""
-    fmt = options.get("reasoning_format")
-    if fmt is not None and fmt not in REASONING_FORMATS:
-        raise ValueError(
-            f"reasoning_format must be one of {', '.join(REASONING_FORMATS)} (or None); got {fmt!r}"
-        )
-
-
-def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Turn the OpenAI-shaped request (already mapped by the openai plugin) into Cerebras'."""
-    refuse("cerebras", params, _REFUSED)
-    for position, _ in image_urls(params.get("messages")):
-        raise UnsupportedParameterError(
-            f"provider 'cerebras' takes text only (messages[{position}] has an image part)"
-        )
+def map_reasoning(model: ChatCompletionModel, params: dict[str, Any]) -> None:
+    """The thinking switch and effort for the model's family, and ``reasoning_format``."""
     _thinking(model, params)
     _reasoning_format(model, params)
-    return params
 
 
-def _thinking(model: Any, params: dict[str, Any]) -> None:
+def _thinking(model: ChatCompletionModel, params: dict[str, Any]) -> None:
     family = model_family(model.model_id)
     effort = params.get("reasoning_effort")
     check_effort("cerebras", effort, _EFFORTS[family], models=f"{family} models")
@@ -78,7 +59,7 @@ def _thinking(model: Any, params: dict[str, Any]) -> None:
     # Other models: no switch, so enable_thinking=True stays and msgflux refuses it.
 
 
-def _reasoning_format(model: Any, params: dict[str, Any]) -> None:
+def _reasoning_format(model: ChatCompletionModel, params: dict[str, Any]) -> None:
     """``reasoning_format`` from the option, or from the call's ``extra_body`` (which wins)."""
     extra_body = params.get("extra_body") or {}
     fmt = extra_body.get("reasoning_format", model.options.get("reasoning_format"))

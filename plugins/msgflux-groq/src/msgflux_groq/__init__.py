@@ -9,21 +9,24 @@ response.consume()    # "108"
 response.reasoning    # Groq's `reasoning` field, kept apart from the answer
 ```
 
-The provider extends ``openai`` (transport, decoding, reasoning extraction). This plugin adds
-Groq's request rules (``params.py``) and reads stream usage from ``x_groq.usage``, where
-Groq puts it on the last chunk.
+The provider extends ``openai`` (transport, decoding, reasoning extraction). How Groq's API
+differs is declared in the spec (sources: Groq's "OpenAI Compatibility" page and API
+reference: penalties not supported by any model yet; stream usage in ``x_groq.usage`` on the
+last chunk); its reasoning controls per model family need code (``params.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux import hookimpl
-from msgflux.models.response import ModelStreamResponse
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderOption, ProviderSpec, Quirks
 from msgflux_groq.chat import GroqChatCompletion
-from msgflux_groq.params import adapt_request, validate_options
+from msgflux_groq.params import MODEL_FAMILIES, REASONING_FORMATS, adapt_request, check_options
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["PROVIDER"]
 
@@ -34,18 +37,29 @@ PROVIDER = ProviderSpec(
     base_url_env="GROQ_BASE_URL",
     default_base_url="https://api.groq.com/openai/v1",
     options={
-        # "parsed" | "raw" | "hidden"; None: "parsed" for qwen3 models (reasoning in
-        # response.reasoning), Groq's own default for the others.
-        "reasoning_format": None,
+        "reasoning_format": ProviderOption(
+            None,
+            choices=REASONING_FORMATS,
+            doc="None: 'parsed' for qwen3 models, Groq's own default for the others",
+        ),
         # True | False; Groq refuses it together with reasoning_format.
         "include_reasoning": None,
-        # "auto" (from the model id) | "gpt-oss" | "qwen3" | "other": which reasoning
-        # controls apply (see README).
-        "model_family": "auto",
+        "model_family": ProviderOption(
+            "auto", choices=MODEL_FAMILIES, doc="which reasoning controls apply (see README)"
+        ),
     },
     # Not declared: logprobs (Groq answers 400), audio output, web search through
     # web_search_options (Groq's search lives in its compound models and tools).
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "vision"}),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting (Groq caches "
+            "prompts itself)",
+            "presence_penalty": "Groq documents it as not supported by any of its models yet",
+            "frequency_penalty": "Groq documents it as not supported by any of its models yet",
+        },
+        stream_usage="x_groq.usage",
+    ),
     description="Groq (GroqCloud): fast inference of open models",
     model_class=GroqChatCompletion,
 )
@@ -57,34 +71,10 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(model):
-    # Called once per model: the place to reject bad options before any request.
-    validate_options(model.options)
+def validate_options(options: Mapping[str, Any]) -> None:
+    check_options(options)
 
 
 @hookimpl
-def adapt_params(model, params):
-    return adapt_request(model, params)
-
-
-@hookimpl
-def process_output(output, response):
-    if not isinstance(response, ModelStreamResponse):
-        return
-    x_groq = _field(output, "x_groq")
-    usage = _field(x_groq, "usage") if x_groq is not None else None
-    # A standard usage chunk (stream_options.include_usage) wins when both are sent.
-    if usage is not None and "usage" not in response.pending_metadata:
-        response.update_metadata(usage=_plain(usage))
-
-
-def _field(value: Any, name: str) -> Any:
-    if isinstance(value, Mapping):
-        return value.get(name)
-    return getattr(value, name, None)
-
-
-def _plain(value: Any) -> Any:
-    from msgflux_openai.decode import to_builtins
-
-    return to_builtins(value)
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> None:
+    adapt_request(model, params)

@@ -1,9 +1,8 @@
-"""Requests for Groq: what its Chat Completions API spells or limits differently from OpenAI's.
+"""Groq's rules that need code: reasoning controls per model family, and messages' names.
 
-Sources (Groq documentation): "OpenAI Compatibility" (fields Groq answers with a 400),
-"Reasoning" (``reasoning_format``, ``include_reasoning``, ``reasoning_effort`` per model
-family) and the API reference (``max_completion_tokens``; penalties not supported by any
-model yet).
+The rest of how Groq differs is declared as ``Quirks`` in the spec. Sources (Groq
+documentation): "OpenAI Compatibility" (fields Groq answers with a 400) and "Reasoning"
+(``reasoning_format``, ``include_reasoning``, ``reasoning_effort`` per model family).
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ __all__ = [
     "MODEL_FAMILIES",
     "REASONING_FORMATS",
     "adapt_request",
+    "check_options",
     "model_family",
-    "validate_options",
 ]
 
 REASONING_FORMATS = ("parsed", "raw", "hidden")
@@ -26,13 +25,6 @@ MODEL_FAMILIES = ("auto", "gpt-oss", "qwen3", "other")
 
 #: gpt-oss speaks OpenAI's Harmony format, which has exactly these three efforts.
 _GPT_OSS_EFFORTS = ("low", "medium", "high")
-
-#: Accepted by the OpenAI wire format but not by Groq, with the reason we refuse them.
-_REFUSED = {
-    "prompt_cache_retention": "it is an OpenAI-only cache setting (Groq caches prompts itself)",
-    "presence_penalty": "Groq documents it as not supported by any of its models yet",
-    "frequency_penalty": "Groq documents it as not supported by any of its models yet",
-}
 
 
 def model_family(model: Any) -> str:
@@ -48,24 +40,15 @@ def model_family(model: Any) -> str:
     return "other"
 
 
-def validate_options(options: Mapping[str, Any]) -> None:
-    """Check the Groq options once, when the model is created."""
-    reasoning_format = options.get("reasoning_format")
-    if reasoning_format is not None and reasoning_format not in REASONING_FORMATS:
-        raise ValueError(
-            f"reasoning_format must be one of {', '.join(REASONING_FORMATS)} (or None); "
-            f"got {reasoning_format!r}"
-        )
+def check_options(options: Mapping[str, Any]) -> None:
+    """What the declared choices cannot say: a boolean, and two options that exclude each other."""
     include_reasoning = options.get("include_reasoning")
     if include_reasoning is not None and not isinstance(include_reasoning, bool):
         raise ValueError(
             f"include_reasoning must be True, False or None; got {include_reasoning!r}"
         )
-    if reasoning_format is not None and include_reasoning is not None:
+    if options.get("reasoning_format") is not None and include_reasoning is not None:
         raise ValueError(_EXCLUSIVE)
-    family = options.get("model_family", "auto")
-    if family not in MODEL_FAMILIES:
-        raise ValueError(f"model_family must be one of {', '.join(MODEL_FAMILIES)}; got {family!r}")
 
 
 _EXCLUSIVE = (
@@ -74,13 +57,8 @@ _EXCLUSIVE = (
 )
 
 
-def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
+def adapt_request(model: Any, params: dict[str, Any]) -> None:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into Groq's."""
-    for name, reason in _REFUSED.items():
-        if params.get(name) is not None:
-            raise UnsupportedParameterError(
-                f"provider 'groq' does not support `{name}`: {reason}; remove it"
-            )
     for position, message in enumerate(params["messages"]):
         if "name" in message:
             raise UnsupportedParameterError(
@@ -90,7 +68,6 @@ def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
     family = model_family(model)
     _map_reasoning(family, params)
     _reasoning_output(model, family, params)
-    return params
 
 
 def _map_reasoning(family: str, params: dict[str, Any]) -> None:

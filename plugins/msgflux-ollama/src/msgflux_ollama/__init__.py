@@ -8,17 +8,23 @@ response = model("What is 15 * 7 + 3?")   # OLLAMA_BASE_URL or http://localhost:
 response.consume(), response.reasoning
 ```
 
-The provider extends ``openai``: transport, decoding and reasoning extraction (Ollama's
-``reasoning`` field) are the OpenAI plugin's. This plugin adds Ollama's request rules
-(``params.py``).
+The provider extends ``openai`` (transport, decoding, reasoning extraction from Ollama's
+``reasoning`` field). How Ollama's endpoint differs is declared as ``Quirks`` (it reads
+``max_tokens``, takes images as base64 data URIs only, and accepts four efforts); its tool
+choice and thinking switch need code (``params.py``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderSpec, Quirks
 from msgflux_ollama.chat import OllamaChatCompletion
-from msgflux_ollama.params import adapt_request
+from msgflux_ollama.params import EFFORTS, map_thinking, map_tools
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["PROVIDER"]
 
@@ -34,6 +40,17 @@ PROVIDER = ProviderSpec(
     supports=frozenset(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "vision"}
     ),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting (Ollama keeps the "
+            "model's KV cache itself)",
+            "verbosity": "Ollama has no verbosity control",
+        },
+        reasoning_efforts=EFFORTS,
+        # The endpoint reads `max_tokens` (Ollama's num_predict), not max_completion_tokens.
+        max_tokens_field="max_tokens",
+        remote_images=False,
+    ),
     description="Ollama: open models on a local (or Ollama Cloud) server",
     model_class=OllamaChatCompletion,
 )
@@ -45,5 +62,6 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def adapt_params(model, params):
-    return adapt_request(model, params)
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> None:
+    map_tools(params)
+    map_thinking(model, params)

@@ -12,7 +12,7 @@ from typing import Any
 from msgflux.dotdict import dotdict
 from msgflux.errors import ResponseDecodeError
 from msgflux.models.response import ModelStreamResponse
-from msgflux_openai.think_tags import take_reasoning
+from msgflux_openai.think_tags import take_reasoning, think_tags_enabled
 
 __all__ = ["decode_output", "to_builtins"]
 
@@ -34,6 +34,15 @@ def to_builtins(value: Any) -> Any:
     import msgspec
 
     return msgspec.to_builtins(value)
+
+
+def _field_path(value: Any, path: str) -> Any:
+    """``value.a.b`` for ``path="a.b"``, reading attributes or mapping keys; ``None`` if absent."""
+    for name in path.split("."):
+        if value is None:
+            return None
+        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+    return value
 
 
 def decode_output(model: Any, output: Any, response: Any) -> None:
@@ -60,7 +69,7 @@ def _decode_completion(model: Any, completion: Any, response: Any) -> None:
         function = call.function
         response.add_tool_call(index, call.id, function.name, function.arguments)
     content = message.content
-    if model.options.get("think_tags"):
+    if think_tags_enabled(model):
         content = take_reasoning(model, response, content)
     audio = getattr(message, "audio", None)
     if content:
@@ -103,7 +112,7 @@ def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None
             if reasoning:
                 response.add_reasoning(reasoning)
             content = delta.content
-            if model.options.get("think_tags"):
+            if think_tags_enabled(model):
                 final = choice.finish_reason is not None
                 content = take_reasoning(model, response, content, final=final)
             if content:
@@ -134,6 +143,12 @@ def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None
     usage = getattr(chunk, "usage", None)
     if usage is not None:
         response.update_metadata(usage=to_builtins(usage))
+    elif model.quirks.stream_usage and "usage" not in response.pending_metadata:
+        # A provider's own place for stream usage (Groq: x_groq.usage); a standard usage
+        # chunk wins when both are sent.
+        usage = _field_path(chunk, model.quirks.stream_usage)
+        if usage is not None:
+            response.update_metadata(usage=to_builtins(usage))
     chunk_id = getattr(chunk, "id", None)
     if chunk_id and "id" not in response.pending_metadata:
         response.update_metadata(id=chunk_id)

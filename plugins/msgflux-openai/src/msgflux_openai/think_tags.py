@@ -10,15 +10,16 @@ Servers that do not separate a thinking model's reasoning (vLLM without
 where the tags can be cut anywhere between chunks. Only a block at the very start of the
 answer (after whitespace) is reasoning: ``<think>`` later in the text is content.
 
-``take_reasoning`` is the decoder's entry point: it does nothing unless the model's
-``think_tags`` option is true, so providers opt in by declaring that option.
+``take_reasoning`` is the decoder's entry point: it does nothing unless
+``think_tags_enabled(model)``: the model's ``think_tags`` option when given, else the
+provider's ``Quirks.think_tags``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ThinkTagSplitter", "split_think_tags", "take_reasoning"]
+__all__ = ["ThinkTagSplitter", "split_think_tags", "take_reasoning", "think_tags_enabled"]
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
@@ -114,6 +115,12 @@ def split_think_tags(text: str) -> tuple[str | None, str]:
     return (reasoning + tail_reasoning).rstrip(), content + tail_content
 
 
+def think_tags_enabled(model: Any) -> bool:
+    """The model's ``think_tags`` option when given, else its provider's quirk."""
+    chosen = model.options.get("think_tags")
+    return bool(model.quirks.think_tags if chosen is None else chosen)
+
+
 def take_reasoning(
     model: Any, response: Any, content: str | None, *, final: bool = False
 ) -> str | None:
@@ -122,9 +129,9 @@ def take_reasoning(
     For decoders: call it with a whole message's content (``response`` a
     ``ModelResponse``) or with each stream chunk's content (``final=True`` on the chunk
     that carries ``finish_reason``); it returns the content that remains. It does nothing
-    unless ``model.options["think_tags"]`` is true.
+    unless ``think_tags_enabled(model)``.
     """
-    if not model.options.get("think_tags"):
+    if not think_tags_enabled(model):
         return content
     from msgflux.models.response import ModelStreamResponse
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.models.response import ModelStreamResponse
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderSpec, Quirks
 from msgflux_openrouter.chat import OpenRouterChatCompletion
-from msgflux_openrouter.params import adapt_request, validate_options
+from msgflux_openrouter.params import adapt_request, check_options
 from msgflux_openrouter.reasoning import details_text, merge_details
 
 __all__ = ["PROVIDER"]
@@ -46,6 +46,14 @@ PROVIDER = ProviderSpec(
     supports=frozenset(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "web_search", "vision"}
     ),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting, not part of "
+            "OpenRouter's API",
+        },
+        # OpenRouter documents `max_tokens` (and translates it for each upstream provider).
+        max_tokens_field="max_tokens",
+    ),
     description="OpenRouter: one API for many providers' models, with routing and fallbacks",
     model_class=OpenRouterChatCompletion,
 )
@@ -57,9 +65,8 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(model):
-    # Called once per model: the place to reject bad options before any request.
-    validate_options(model.options)
+def validate_options(options):
+    check_options(options)
 
 
 @hookimpl

@@ -15,18 +15,14 @@ from typing import Any
 
 from msgflux.errors import UnsupportedParameterError
 
-__all__ = ["WEB_PLUGIN_FIELDS", "adapt_request", "attribution_headers", "validate_options"]
+__all__ = ["WEB_PLUGIN_FIELDS", "adapt_request", "attribution_headers", "check_options"]
 
 #: Keys of ``web_search_options`` that configure OpenRouter's ``web`` plugin; the other keys
 #: (OpenAI's ``search_context_size``, ``user_location``) stay in ``web_search_options``.
 WEB_PLUGIN_FIELDS = ("engine", "max_results", "search_prompt")
 
-_REFUSED = {
-    "prompt_cache_retention": "it is an OpenAI-only cache setting, not part of OpenRouter's API",
-}
 
-
-def validate_options(options: Mapping[str, Any]) -> None:
+def check_options(options: Mapping[str, Any]) -> None:
     """Check the OpenRouter options once, when the model is created."""
     for name in ("app_url", "app_name"):
         value = options.get(name)
@@ -64,14 +60,6 @@ def attribution_headers(options: Mapping[str, Any]) -> dict[str, str]:
 
 def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into OpenRouter's."""
-    for name, reason in _REFUSED.items():
-        if params.get(name) is not None:
-            raise UnsupportedParameterError(
-                f"provider 'openrouter' does not support `{name}`: {reason}; remove it"
-            )
-    # OpenRouter documents `max_tokens` (and translates it for each upstream provider).
-    if "max_completion_tokens" in params:
-        params["max_tokens"] = params.pop("max_completion_tokens")
     extra_body = dict(params.get("extra_body") or {})  # may be the caller's: copy
     _map_reasoning(params, extra_body)
     _map_web_search(params, extra_body)

@@ -8,18 +8,21 @@ response = model("What is 15 * 7 + 3?")
 response.consume(), response.reasoning
 ```
 
-The provider extends ``openai``: transport, decoding and reasoning extraction (the
-``reasoning`` field of gpt-oss, and DeepSeek-R1's ``<think>`` blocks through the OpenAI
-plugin's ``think_tags``) are the OpenAI plugin's. This plugin adds SambaNova's request rules
-(``params.py``).
+The provider extends ``openai`` (transport, decoding, reasoning extraction) and is a pure
+declaration: every way SambaNova's API differs is a fact in ``Quirks``, applied by the OpenAI
+wire format. Sources: SambaNova's API reference ("Create chat completion", and the request
+types of its official SDK generated from the same OpenAPI spec): ``reasoning_effort``
+low/medium/high; tool functions without ``strict``; ``logprobs`` "not yet supported by our
+models"; images as base64 data only; text parts sent as one string, because SambaNova
+answers list content with "Invalid 'content' type. Expected one of: ['str'], got list"
+(reported with gpt-oss-120b).
 """
 
 from __future__ import annotations
 
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderSpec, Quirks
 from msgflux_sambanova.chat import SambaNovaChatCompletion
-from msgflux_sambanova.params import adapt_request
 
 __all__ = ["PROVIDER"]
 
@@ -29,13 +32,20 @@ PROVIDER = ProviderSpec(
     api_key_env=("SAMBANOVA_API_KEY",),
     base_url_env="SAMBANOVA_BASE_URL",
     default_base_url="https://api.sambanova.ai/v1",
-    options={
-        # DeepSeek-R1 answers with its reasoning in a leading <think>...</think> block of the
-        # content: move it to response.reasoning (msgflux_openai.think_tags).
-        "think_tags": True,
-    },
-    # Not declared: logprobs ("not yet supported by our models"), audio output, web search.
+    # Not declared: logprobs, audio output, web search.
     supports=frozenset({"streaming", "tools", "structured_output", "reasoning", "vision"}),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting",
+            "verbosity": "SambaNova has no verbosity control",
+        },
+        reasoning_efforts=("low", "medium", "high"),
+        tool_strict=False,
+        text_content_only=True,
+        remote_images=False,
+        # DeepSeek-R1 answers with its reasoning in a leading <think>...</think> block.
+        think_tags=True,
+    ),
     description="SambaNova Cloud: fast inference of open models on RDUs",
     model_class=SambaNovaChatCompletion,
 )
@@ -44,8 +54,3 @@ PROVIDER = ProviderSpec(
 @hookimpl
 def register_providers() -> list[ProviderSpec]:
     return [PROVIDER]
-
-
-@hookimpl
-def adapt_params(model, params):
-    return adapt_request(model, params)

@@ -16,9 +16,9 @@ plugin's. This plugin adds vLLM's request rules (``params.py``).
 from __future__ import annotations
 
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderSpec, Quirks
 from msgflux_vllm.chat import VLLMChatCompletion
-from msgflux_vllm.params import adapt_request, validate_options
+from msgflux_vllm.params import adapt_request, check_options
 
 __all__ = ["PROVIDER"]
 
@@ -34,13 +34,20 @@ PROVIDER = ProviderSpec(
         # Chat-template variables that switch a model's thinking on/off (Qwen3 reads
         # enable_thinking; Granite, DeepSeek-V3.1 and Holo2 read thinking).
         "thinking_kwargs": ("enable_thinking", "thinking"),
-        # A server without --reasoning-parser sends reasoning inline as a leading
-        # <think>...</think> block: move it to response.reasoning (msgflux_openai.think_tags).
-        "think_tags": True,
     },
     # Not declared: audio output and web search (a vLLM server has neither).
     supports=frozenset(
         {"streaming", "tools", "structured_output", "reasoning", "logprobs", "vision"}
+    ),
+    quirks=Quirks(
+        refused={
+            "prompt_cache_retention": "it is an OpenAI-only cache setting (vLLM caches "
+            "prefixes itself)",
+            "verbosity": "vLLM has no verbosity control",
+        },
+        # A server without --reasoning-parser sends reasoning inline as a leading
+        # <think>...</think> block.
+        think_tags=True,
     ),
     description="vLLM's OpenAI-compatible server (self-hosted open models)",
     model_class=VLLMChatCompletion,
@@ -53,9 +60,8 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(model):
-    # Called once per model: the place to reject bad options before any request.
-    validate_options(model.options)
+def validate_options(options):
+    check_options(options)
 
 
 @hookimpl

@@ -13,17 +13,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from msgflux.errors import UnsupportedParameterError
-
-__all__ = ["LEGACY_GUIDED_FIELDS", "adapt_request", "validate_options"]
+__all__ = ["LEGACY_GUIDED_FIELDS", "adapt_request", "check_options"]
 
 #: vLLM ignores (with a server-side log line) fields it does not know, so these OpenAI-only
 #: settings would be dropped without the caller noticing.
-_REFUSED = {
-    "prompt_cache_retention": "it is an OpenAI-only cache setting (vLLM caches prefixes itself)",
-    "verbosity": "vLLM has no verbosity control",
-}
-
 #: ``guided_*`` extra fields (removed in vLLM v0.12.0) -> their ``structured_outputs`` key.
 LEGACY_GUIDED_FIELDS: Mapping[str, str | None] = {
     "guided_json": "json",
@@ -35,7 +28,7 @@ LEGACY_GUIDED_FIELDS: Mapping[str, str | None] = {
 }
 
 
-def validate_options(options: Mapping[str, Any]) -> None:
+def check_options(options: Mapping[str, Any]) -> None:
     """Check the vLLM options once, when the model is created."""
     keys = options.get("thinking_kwargs")
     if (
@@ -51,11 +44,6 @@ def validate_options(options: Mapping[str, Any]) -> None:
 
 def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into vLLM's."""
-    for name, reason in _REFUSED.items():
-        if params.get(name) is not None:
-            raise UnsupportedParameterError(
-                f"provider 'vllm' does not support `{name}`: {reason}; remove it"
-            )
     extra_body = dict(params.get("extra_body") or {})  # may be the caller's: copy
     _migrate_guided_fields(extra_body)
     _map_thinking(model, params, extra_body)
