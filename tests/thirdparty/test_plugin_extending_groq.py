@@ -135,7 +135,7 @@ def test_the_derived_hook_sees_what_the_bases_produced(acme, loopback_server):
 
 
 def test_groqs_refusals_apply_to_the_derived_provider(acme, loopback_server):
-    with pytest.raises(UnsupportedParameterError, match="'groq'.*presence_penalty"):
+    with pytest.raises(UnsupportedParameterError, match="'acme'.*presence_penalty.*Groq documents"):
         acme_model(loopback_server)("Hello", presence_penalty=0.5)
     assert loopback_server.requests == []
 
