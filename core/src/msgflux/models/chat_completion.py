@@ -60,16 +60,16 @@ _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "passwor
 class ChatCompletionModel:
     """A chat-completion model of one provider (``mf.Model.chat_completion(...)`` builds it).
 
-        Args:
-            model_id: The model's id at the provider (the part after ``provider/``).
-            provider: The provider name; subclasses registered with ``@register_model`` set it
-                as a class attribute instead.
-            **options: The options below (generation parameters are sent with every call, and
-                a call may override them; ``0`` and other falsy values are sent as given), and
-                the options the provider's plugin declares (see its README).
+    Args:
+        model_id: The model's id at the provider (the part after ``provider/``).
+        provider: The provider name; subclasses registered with ``@register_model`` set it
+            as a class attribute instead.
+        **options: The options below (generation parameters are sent with every call, and
+            a call may override them; ``0`` and other falsy values are sent as given), and
+            the options the provider's plugin declares (see its README).
 
-        Options:
-    {options}
+    Options:
+        {options}
     """
 
     model_type = "chat_completion"

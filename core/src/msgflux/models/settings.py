@@ -257,8 +257,9 @@ def neutral_leftovers(provider: str, params: Mapping[str, Any]) -> None:
         )
 
 
-def describe(schema: type[msgspec.Struct] = ModelSettings) -> str:
-    """The ``Args:`` lines of a docstring for ``schema``'s fields."""
+def describe(schema: type[msgspec.Struct] = ModelSettings, indent: int = 8) -> str:
+    """A docstring section listing ``schema``'s fields (``name: what.``), lines after the
+    first indented by ``indent``."""
     lines = []
     for field in msgspec.structs.fields(schema):
         meta = _meta(field.type)
@@ -266,8 +267,8 @@ def describe(schema: type[msgspec.Struct] = ModelSettings) -> str:
         default = (
             "" if field.default in (None, msgspec.NODEFAULT) else f" Default {field.default!r}."
         )
-        lines.append(f"    {field.name}: {text}{default}")
-    return "\n".join(lines)
+        lines.append(f"{field.name}: {text}{default}")
+    return ("\n" + " " * indent).join(lines)
 
 
 def model_signature(function: Any) -> inspect.Signature:
