@@ -47,7 +47,15 @@ import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Audio, LoopbackServer, RecordedRequest, Reply, ToolCall, Usage
 
-__all__ = ["REFUSABLE", "TOOLS", "TRANSPORTS", "Answer", "ProviderConformance"]
+__all__ = [
+    "EFFORTS",
+    "REFUSABLE",
+    "SAMPLE_VALUES",
+    "TOOLS",
+    "TRANSPORTS",
+    "Answer",
+    "ProviderConformance",
+]
 
 #: Transports of OpenAI-compatible providers (their ``transport`` option). Every test of a
 #: provider that declares a ``transport`` option runs once per entry.
@@ -64,6 +72,30 @@ REFUSABLE: Mapping[str, Mapping[str, Any]] = {
     "audio_output": {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "mp3"}},
     "web_search": {"web_search_options": {"search_context_size": "low"}},
 }
+
+#: A valid value of each request option, for the tests of what a provider refuses.
+SAMPLE_VALUES: Mapping[str, Any] = {
+    "max_tokens": 16,
+    "temperature": 0.5,
+    "top_p": 0.5,
+    "stop": ["END"],
+    "seed": 1,
+    "presence_penalty": 0.5,
+    "frequency_penalty": 0.5,
+    "reasoning_effort": "low",
+    "verbosity": "low",
+    "logprobs": True,
+    "parallel_tool_calls": True,
+    "prompt_cache_retention": "24h",
+    "web_search_options": {"search_context_size": "low"},
+    "modalities": ["text", "audio"],
+    "audio": {"voice": "alloy", "format": "mp3"},
+    "top_logprobs": 2,
+}
+
+#: Every ``reasoning_effort`` msgflux accepts; a provider's ``Quirks.reasoning_efforts``
+#: says which of them reach it.
+EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 #: Function-calling schemas used by the tool tests.
 TOOLS: list[dict[str, Any]] = [
@@ -632,6 +664,131 @@ class ProviderConformance:
         loopback_server.enqueue(Reply.error(401, "bad key"))
         with pytest.raises(mf.AuthenticationError):
             model("q", stream=True)
+
+    # -- declared facts: ProviderSpec and Quirks, each checked on the wire -----------------------
+
+    def test_key_and_url_come_from_the_providers_own_env_vars(
+        self, loopback_server, transport, monkeypatch
+    ):
+        *bases, spec = mf.plugins.provider_chain(self.provider)
+        for name in spec.api_key_env:
+            monkeypatch.delenv(name, raising=False)
+        for base in bases:  # a derived provider never sends its base's key
+            for name in set(base.api_key_env) - set(spec.api_key_env):
+                monkeypatch.setenv(name, "sk-a-base-providers-key-must-not-leak")
+        path = f"{self.provider}/{self.model_id}"
+        options = {} if transport is None else {"transport": transport}
+        if spec.api_key_required:
+            with pytest.raises(mf.MissingAPIKeyError) as caught:
+                mf.Model.chat_completion(path, base_url=loopback_server.base_url, **options)
+            assert all(name in str(caught.value) for name in spec.api_key_env)
+        if spec.base_url_env is None or not spec.api_key_env:
+            return
+        monkeypatch.setenv(spec.api_key_env[0], "key-from-env")
+        monkeypatch.setenv(spec.base_url_env, loopback_server.base_url)
+        model = mf.Model.chat_completion(path, **options)
+        self._models.append(model)
+        model("q")
+        assert "sk-a-base-providers-key" not in repr(loopback_server.last_request.headers)
+        assert "key-from-env" in repr(loopback_server.last_request.headers)
+
+    def test_refused_parameters_fail_before_anything_is_sent(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        refused = model.quirks.refused or {}
+        for name in refused:
+            with pytest.raises(UnsupportedParameterError) as caught:
+                model("q", **{name: SAMPLE_VALUES[name]})
+            assert self.provider in str(caught.value) and name in str(caught.value)
+        assert loopback_server.requests == []
+
+    def test_reasoning_efforts_as_declared(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        declared = model.quirks.reasoning_efforts
+        if declared is None:
+            pytest.skip(f"{self.provider} declares no Quirks.reasoning_efforts")
+        for effort in EFFORTS:
+            sent_before = len(loopback_server.requests)
+            if effort in declared:
+                model("q", reasoning_effort=effort)
+                assert len(loopback_server.requests) == sent_before + 1, effort
+                continue
+            with pytest.raises(UnsupportedParameterError, match=", ".join(declared)):
+                model("q", reasoning_effort=effort)
+            assert len(loopback_server.requests) == sent_before, effort
+
+    def test_max_tokens_goes_under_the_declared_field(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        field = self._openai_quirk(model, "max_tokens_field")
+        model("q", max_tokens=16)
+        body = self._last(loopback_server, "text")
+        other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+        assert body[field] == 16 and other not in body
+
+    def test_tool_strict_as_declared(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        keeps_strict = self._openai_quirk(model, "tool_strict")
+        if "tools" in self.unsupported:
+            return  # refused by test_single_tool_call
+        from msgflux.tools import ToolDefinitions
+
+        strict = [{**tool, "function": {**tool["function"], "strict": True}} for tool in TOOLS]
+        model("q", tool_definitions=ToolDefinitions(schemas=strict))
+        sent = self._last(loopback_server, "tools")["tools"]
+        assert [tool["function"].get("strict") for tool in sent] == [
+            True if keeps_strict else None
+        ] * len(TOOLS)
+        assert strict[0]["function"]["strict"] is True  # the caller's schemas keep it
+
+    def test_text_parts_as_declared(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        joins = self._openai_quirk(model, "text_content_only")
+        parts = [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]
+        model([{"role": "user", "content": parts}])
+        content = self._last(loopback_server, "text")["messages"][0]["content"]
+        assert content == ("Hello\nthere" if joins else parts)
+
+    def test_images_as_declared(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        remote = self._openai_quirk(model, "remote_images")
+        url = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+        data = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+        if "vision" not in model.supports:
+            with pytest.raises(UnsupportedParameterError, match=r"vision.*messages\[0\]"):
+                model([{"role": "user", "content": [data]}])
+            assert loopback_server.requests == []
+            return
+        model([{"role": "user", "content": [data]}])
+        assert self._last(loopback_server, "text")["messages"][0]["content"] == [data]
+        if remote:
+            model([{"role": "user", "content": [url]}])
+            assert self._last(loopback_server, "text")["messages"][0]["content"] == [url]
+            return
+        with pytest.raises(UnsupportedParameterError, match=r"messages\[0\].*example.com"):
+            model([{"role": "user", "content": [url]}])
+
+    def test_think_tags_as_declared(self, loopback_server, transport):
+        model = self._model(loopback_server, transport)
+        splits = self._openai_quirk(model, "think_tags")
+        text = "<think>\n15*7=105\n</think>\n\n108"
+        loopback_server.enqueue(Reply.text(text))
+        response = model("q")
+        if not splits:
+            assert response.consume() == text
+            return
+        assert (response.consume(), response.reasoning) == ("108", "15*7=105")
+        if "streaming" in self.unsupported:
+            return
+        chunks = ["<thi", "nk>15*7", "=105</th", "ink>\n\n1", "08"]
+        loopback_server.enqueue(Reply.text("".join(chunks), chunks=chunks))
+        streamed = model("q", stream=True)
+        assert ("".join(streamed), streamed.reasoning) == ("108", "15*7=105")
+
+    def _openai_quirk(self, model: Any, name: str) -> Any:
+        """A quirk the OpenAI wire format applies; skip for providers of another wire format."""
+        value = getattr(model.quirks, name)
+        if value is None:
+            pytest.skip(f"{self.provider} does not speak the OpenAI wire format ({name} unset)")
+        return value
 
     # -- bad input ----------------------------------------------------------------------------
 

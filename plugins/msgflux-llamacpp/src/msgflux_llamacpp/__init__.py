@@ -17,7 +17,7 @@ repeat the call id and function name in every fragment need nothing here: msgflu
 from __future__ import annotations
 
 from msgflux import hookimpl
-from msgflux.providers import ProviderSpec
+from msgflux.providers import ProviderSpec, Quirks
 from msgflux_llamacpp.errors import wrap_clients
 from msgflux_llamacpp.params import adapt_request
 
@@ -36,6 +36,12 @@ PROVIDER = ProviderSpec(
     # `reasoning_content` from llama-server with a thinking model.
     supports=frozenset(
         {"streaming", "tools", "structured_output", "logprobs", "reasoning", "vision"}
+    ),
+    quirks=Quirks(
+        # The servers ignore max_completion_tokens: only max_tokens bounds the answer.
+        max_tokens_field="max_tokens",
+        # Chat templates that expect string content fail on a list of text parts.
+        text_content_only=True,
     ),
     description="llama.cpp servers (llama-cpp-python, llama-server): local GGUF models",
 )

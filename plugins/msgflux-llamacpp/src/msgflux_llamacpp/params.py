@@ -1,14 +1,15 @@
 """Request adaptation: what a llama.cpp server accepts, from msgflux's OpenAI-shaped request.
 
 Every rule here answers something observed on ``llama-cpp-python``'s server (0.3.x); each
-is also valid for llama.cpp's own ``llama-server``, so one plugin serves both:
+is also valid for llama.cpp's own ``llama-server``, so one plugin serves both. (Facts are
+declared as ``Quirks`` in the spec: ``max_completion_tokens`` is ignored, so ``max_tokens``
+is sent; content given as a list of text parts fails in chat templates that expect a string,
+so it is sent as one string.)
 
-- ``max_completion_tokens`` is ignored (only ``max_tokens`` bounds the answer);
 - ``response_format`` accepts ``{"type": "json_object", "schema": ...}`` and rejects
   ``{"type": "json_schema", ...}`` with a validation error;
 - an assistant message must carry ``content`` as a string (``null`` or a missing key is
-  rejected), the ``developer`` role is rejected, and content given as a list of text parts
-  fails in chat templates that expect a string;
+  rejected), and the ``developer`` role is rejected;
 - a tool call is produced only for a named ``tool_choice``: ``"required"`` is ignored.
 """
 
@@ -31,8 +32,6 @@ def adapt_request(provider: str, params: dict[str, Any]) -> dict[str, Any]:
         UnsupportedParameterError: ``enable_thinking=True`` or ``reasoning_max_tokens``:
             llama.cpp servers take no such setting per request.
     """
-    if "max_completion_tokens" in params:
-        params["max_tokens"] = params.pop("max_completion_tokens")
     response_format = params.get("response_format")
     if isinstance(response_format, Mapping) and response_format.get("type") == "json_schema":
         params["response_format"] = _json_object_format(response_format)
@@ -65,19 +64,9 @@ def _message(message: Any) -> Any:
     if role == "assistant" and content is None:
         # A tool-call round's assistant message usually has no text: OpenAI sends null.
         changes["content"] = ""
-    elif isinstance(content, list) and content and all(_is_text_part(p) for p in content):
-        changes["content"] = "\n".join(part["text"] for part in content)
     if not changes:
         return message
     return {**message, **changes}
-
-
-def _is_text_part(part: Any) -> bool:
-    return (
-        isinstance(part, Mapping)
-        and part.get("type") == "text"
-        and isinstance(part.get("text"), str)
-    )
 
 
 def _force_single_required_tool(params: dict[str, Any]) -> None:
