@@ -103,7 +103,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def _status_of(error: BaseException) -> int | None:
-    # msgflux errors have ``status``; other SDKs (a spec-16 custom client) ``status_code``.
+    # msgflux errors have ``status``; other SDKs (a custom provider's client) ``status_code``.
     for name in ("status", "status_code"):
         status = getattr(error, name, None)
         if isinstance(status, int) and not isinstance(status, bool):
