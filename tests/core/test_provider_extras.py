@@ -60,8 +60,10 @@ def test_the_mapping_is_the_core_extras_that_install_one_plugin():
 def test_import_msgflux_reads_no_metadata_and_an_error_does():
     code = """
         import json, sys
+        before = set(sys.modules)  # interpreter startup (a coverage .pth...) is not msgflux
         import msgflux as mf
-        at_import = sorted(m for m in ("importlib.metadata", "tomllib") if m in sys.modules)
+        loaded = set(sys.modules) - before
+        at_import = sorted(m for m in ("importlib.metadata", "tomllib") if m in loaded)
         try:
             mf.Model.chat_completion("groq/llama-3.3-70b", api_key="k")
         except mf.PluginMissingError as exc:
