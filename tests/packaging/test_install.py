@@ -39,12 +39,14 @@ CALL = """
 MISSING_PLUGIN = """
     import json
     import msgflux as mf
+    from msgflux.providers import KNOWN_PROVIDER_EXTRAS
     try:
         mf.Model.chat_completion("openai/gpt-4.1-mini", api_key="k")
     except mf.PluginMissingError as exc:
-        print(json.dumps({"error": str(exc)}))
+        error = str(exc)
     else:
-        print(json.dumps({"error": None}))
+        error = None
+    print(json.dumps({"error": error, "known": dict(KNOWN_PROVIDER_EXTRAS)}))
 """
 
 
@@ -134,15 +136,26 @@ def test_every_installed_provider_answers_on_the_loopback_server(installed, serv
         assert chat.stdout == "echo: hello from the shell\n", provider
 
 
-def test_without_a_plugin_the_core_works_and_says_what_to_install(core_only_extra, install_extra):
+def test_without_a_plugin_the_core_works_and_says_what_to_install(
+    core_only_extra, install_extra, projects
+):
     venv, expectation = install_extra(core_only_extra)
     assert "msgflux-openai" not in expectation.ours
+    # An installed wheel has no pyproject.toml: the hints come from its metadata, and name
+    # every extra of core/pyproject.toml that installs one plugin.
+    known = {
+        name.removeprefix("msgflux-"): extra
+        for extra, requirements in projects["msgflux"].extras.items()
+        for name in [r.name for r in requirements if r.name.startswith("msgflux-")]
+        if len(requirements) == 1
+    }
 
     missing = venv.run_json(MISSING_PLUGIN)
     offline = venv.command("msgflux", "chat", "-m", "fake/echo", "offline answer")
     cli = venv.command("msgflux", "chat", "-m", "openai/gpt-4.1-mini", "hi", check=False)
 
     assert "pip install 'msgflux[openai]'" in missing["error"]
+    assert missing["known"] == known
     assert offline.stdout == "offline answer\n"
     assert cli.returncode == 1
     assert "pip install 'msgflux[openai]'" in cli.stderr

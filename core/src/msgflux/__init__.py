@@ -43,7 +43,7 @@ from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import list_plugins, list_providers, load_plugins, register_plugin
 from msgflux.providers import ProviderSpec
 
-__version__ = "0.1.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "AuthenticationError",

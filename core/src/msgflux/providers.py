@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
+from msgflux._provider_extras import ProviderExtras
+
 __all__ = ["CAPABILITIES", "KNOWN_PROVIDER_EXTRAS", "ProviderOption", "ProviderSpec", "Quirks"]
 
 #: Capabilities a provider can declare in ``ProviderSpec.supports``. The pipeline refuses a
@@ -24,19 +26,10 @@ CAPABILITIES = frozenset(
     }
 )
 
-#: Providers whose plugin msgflux knows of, mapped to the extra that installs it. Used to
-#: turn "unknown provider" into the exact ``pip install`` that fixes it.
-KNOWN_PROVIDER_EXTRAS: Mapping[str, str] = {
-    "openai": "openai",
-    "vllm": "vllm",
-    "openrouter": "openrouter",
-    "groq": "groq",
-    "llamacpp": "llamacpp",
-    "ollama": "ollama",
-    "together": "together",
-    "sambanova": "sambanova",
-    "cerebras": "cerebras",
-}
+#: Providers whose plugin msgflux knows of, mapped to the extra that installs it
+#: (``{"groq": "groq", ...}``). Used to turn "unknown provider" into the exact
+#: ``pip install`` that fixes it. Read from the core's declared extras on first access.
+KNOWN_PROVIDER_EXTRAS: Mapping[str, str] = ProviderExtras()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

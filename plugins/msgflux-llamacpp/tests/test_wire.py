@@ -129,7 +129,7 @@ def test_structured_output_is_sent_as_a_json_object_with_its_schema(model, loopb
     ],
 )
 def test_response_format_adaptation(given, sent):
-    # Unit level: a derived provider or a spec-16 model may hand any response format over.
+    # Unit level: a derived provider or a @register_model class may hand any format over.
     from msgflux_llamacpp.params import adapt_request
 
     snapshot = msgspec.json.encode(given)

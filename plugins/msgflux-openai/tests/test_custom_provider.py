@@ -1,4 +1,5 @@
-"""Spec 000 section 16: in-process providers with ``@register_model`` keep working."""
+"""In-process providers with ``@register_model`` keep working, in each of the three stages
+of docs/plugins.md ("A custom in-process provider")."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""The transport client protocol the pipeline talks to (spec 000 section 16.3).
+"""The transport client protocol the pipeline talks to.
 
 A provider's ``initialize_client`` hook returns ``ChatClients``: a sync and an async object
 that expose ``chat.completions.create(**params)``. The ``openai`` SDK's ``OpenAI`` /
-``AsyncOpenAI`` satisfy it, and so does msgflux's own fast transport. Results are read by
+``AsyncOpenAI`` satisfy it, and so does msgflux's own fast transport; so must the clients a
+``@register_model`` class builds in its own ``_initialize`` (docs/plugins.md, "A custom
+in-process provider", stage 3). Results are read by
 attribute in OpenAI's shape (``.choices[0].message.content``, ``.usage``...).
 
 With ``stream=True`` the sync ``create`` returns an iterable of chunks with ``close()``; the

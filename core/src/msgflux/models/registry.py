@@ -1,4 +1,6 @@
-"""``@register_model``: an in-process provider from a model subclass (spec 000 section 16).
+"""``@register_model``: an in-process provider from a model subclass.
+
+How to write one, stage by stage: docs/plugins.md, "A custom in-process provider".
 
 ```python
 @register_model

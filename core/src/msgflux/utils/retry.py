@@ -21,7 +21,9 @@ Choosing the policy, with the model's ``retry=``:
   ``retry={"max_attempts": 5, "max_delay": 30}``;
 - ``False``: one attempt;
 - a tenacity ``Retrying`` / ``AsyncRetrying``: used as given (a copy per call); a sync
-  one also drives ``acall`` with the same stop, wait and retry conditions.
+  one also drives ``acall`` with the same stop, wait and retry conditions;
+- a tenacity decorator, ``tenacity.retry(stop=..., wait=...)``, which is what msgflux 0.5
+  applied to the model's calls: used as the ``Retrying`` it builds (``as_retry_policy``).
 
 Transports never retry on their own (the ``openai`` SDK is built with ``max_retries=0``),
 so the two layers do not multiply. Each retry is logged at INFO on ``msgflux.retry``.
@@ -50,6 +52,7 @@ __all__ = [
     "DEFAULT_RETRY",
     "RETRYABLE_STATUSES",
     "acall_with_retry",
+    "as_retry_policy",
     "build_retrying",
     "call_with_retry",
     "check_retry_policy",
@@ -100,7 +103,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def _status_of(error: BaseException) -> int | None:
-    # msgflux errors have ``status``; other SDKs (a spec-16 custom client) ``status_code``.
+    # msgflux errors have ``status``; other SDKs (a custom provider's client) ``status_code``.
     for name in ("status", "status_code"):
         status = getattr(error, name, None)
         if isinstance(status, int) and not isinstance(status, bool):
@@ -130,11 +133,34 @@ def _retry_after(error: BaseException | None) -> float | None:
 # -- the policy ----------------------------------------------------------------------------
 
 
+def _probe() -> None:
+    """What ``as_retry_policy`` decorates to get at a tenacity decorator's ``Retrying``."""
+
+
+def as_retry_policy(policy: Any) -> Any:
+    """``policy``, with a tenacity decorator replaced by the ``Retrying`` it applies.
+
+    Programs written for msgflux 0.5 pass ``retry=tenacity.retry(stop=..., wait=...)``:
+    the decorator, not a ``Retrying``. Decorating a function with it builds the
+    ``Retrying`` and exposes it as the decorated function's ``.retry`` (documented
+    tenacity API), so decorating a stand-in gets the same stop, wait, retry and reraise
+    settings the decorator would have applied. Only tenacity's own decorator is called
+    this way; any other value is returned unchanged, for ``check_retry_policy`` to judge.
+    """
+    if isinstance(policy, tenacity.BaseRetrying | type) or not callable(policy):
+        return policy
+    if getattr(policy, "__module__", None) != "tenacity":  # never call a stranger's callable
+        return policy
+    retrying = getattr(policy(_probe), "retry", None)
+    return retrying if isinstance(retrying, tenacity.BaseRetrying) else policy
+
+
 def check_retry_policy(policy: Any) -> dict[str, float] | None:
     """Validate a model's ``retry=`` value.
 
     Args:
-        policy: ``None``, ``True``, ``False``, a settings dict or a tenacity object.
+        policy: ``None``, ``True``, ``False``, a settings dict, a tenacity object or a
+            tenacity decorator (``tenacity.retry(...)``, as msgflux 0.5 took).
 
     Returns:
         The complete settings for ``None`` / ``True`` / a dict; ``None`` for ``False`` and
@@ -144,6 +170,7 @@ def check_retry_policy(policy: Any) -> dict[str, float] | None:
         ValueError: A settings dict with an unknown name or an impossible value.
         TypeError: Anything else.
     """
+    policy = as_retry_policy(policy)
     if policy is False or isinstance(policy, tenacity.BaseRetrying):
         return None
     if policy is None or policy is True:
@@ -151,8 +178,8 @@ def check_retry_policy(policy: Any) -> dict[str, float] | None:
     if not isinstance(policy, Mapping):
         raise TypeError(
             "retry must be None (the default policy), False (no retries), a dict of "
-            f"settings ({', '.join(DEFAULT_RETRY)}) or a tenacity Retrying/AsyncRetrying; "
-            f"got {type(policy).__name__}"
+            f"settings ({', '.join(DEFAULT_RETRY)}), a tenacity Retrying/AsyncRetrying or "
+            f"a tenacity.retry(...) decorator; got {type(policy).__name__}"
         )
     unknown = sorted(set(policy) - set(DEFAULT_RETRY))
     if unknown:
@@ -248,6 +275,7 @@ def build_retrying(
     Returns:
         A fresh ``Retrying`` / ``AsyncRetrying``, or ``None`` for ``retry=False``.
     """
+    policy = as_retry_policy(policy)
     if policy is False:
         return None
     if isinstance(policy, tenacity.BaseRetrying):
@@ -295,7 +323,7 @@ def call_with_retry(model: Any, send: Callable[[], T]) -> T:
         The last attempt's exception, once the policy gives up (never tenacity's
         ``RetryError`` for the default policy).
     """
-    policy = getattr(model, "retry", None)
+    policy = as_retry_policy(getattr(model, "retry", None))
     if isinstance(policy, tenacity.BaseRetrying):  # the caller's own policy runs every attempt
         replay: list[Exception] = []
         retrying = build_retrying(policy)
@@ -332,7 +360,7 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
 
     Same contract as :func:`call_with_retry`.
     """
-    policy = getattr(model, "retry", None)
+    policy = as_retry_policy(getattr(model, "retry", None))
     if isinstance(policy, tenacity.BaseRetrying):
         replay: list[Exception] = []
         retrying = build_retrying(policy, asynchronous=True)

@@ -1,4 +1,6 @@
-"""Spec 000 section 16.3 names: ``apply_retry`` and ``default_model_retry``.
+"""``apply_retry`` and ``default_model_retry``: the names msgflux 0.5's custom clients used.
+
+See docs/plugins.md, "A custom in-process provider", stage 3.
 
 Models retry inside the pipeline (``msgflux.utils.retry``), around the transport call and
 stream establishment. A custom ``_initialize`` written for the earlier system wraps

@@ -10,7 +10,12 @@
 </response>
 ```
 
-decodes to ``{"name": "science fair", "participants": ["Alice", "Bob"]}``. Parsing uses
+decodes to ``{"name": "science fair", "participants": ["Alice", "Bob"]}``.
+
+The template asks for a ``type`` attribute. msgflux 0.5's template asked for ``dtype``
+(``<age dtype="int">30</age>``, ``<roles dtype="list"><role>admin</role></roles>``), and
+prompts written for it are still in use, so an element without ``type`` is typed by its
+``dtype``, with the same values; when both are present, ``type`` wins. Parsing uses
 defusedxml (the ``msgflux[xml]`` extra): model output is untrusted input, and the standard
 library's parser is not safe against entity-expansion attacks, so there is no fallback to it.
 """
@@ -98,9 +103,9 @@ class TypedXMLParser:
             text: The model's answer.
 
         Returns:
-            The response's fields, typed by their ``type`` attributes (``list[int]`` style
-            types are understood; untyped elements are strings, or dicts/lists when they have
-            children).
+            The response's fields, typed by their ``type`` attributes, or by ``dtype``
+            (msgflux 0.5's) where there is no ``type`` (``list[int]`` style types are
+            understood; untyped elements are strings, or dicts/lists when they have children).
 
         Raises:
             ImportError: defusedxml is not installed (``pip install msgflux[xml]``).
@@ -188,8 +193,23 @@ def _last_argument(arguments: str) -> str:
     return arguments[start:]
 
 
+#: The attributes that declare an element's type, in order of precedence: this parser's
+#: template writes ``type``; msgflux 0.5's wrote ``dtype``.
+_TYPE_ATTRIBUTES = ("type", "dtype")
+
+
+def _declared_type(element: Any) -> tuple[str | None, str | None]:
+    """The element's ``type`` (or, without one, ``dtype``) attribute and its name."""
+    for attribute in _TYPE_ATTRIBUTES:
+        value = element.get(attribute)
+        if value is not None:
+            return value, attribute
+    return None, None
+
+
 def _value(element: Any, default_type: str | None) -> Any:
-    kind, inner = _parse_type(element.get("type"))
+    declared, attribute = _declared_type(element)
+    kind, inner = _parse_type(declared)
     if kind is None:
         kind, inner = _parse_type(default_type)
     children = list(element)
@@ -225,7 +245,14 @@ def _value(element: Any, default_type: str | None) -> Any:
         return [_value(child, inner) for child in children]
     if kind in _DICT:
         return _children_to_dict(element, inner)
-    raise ValueError(f"<{element.tag}> has the unknown type {element.get('type')!r}")
+    if attribute:
+        where = f"{attribute}={declared!r}"
+    else:  # typed by its parent: list[...] / dict[..., ...]
+        where = f"{default_type!r} (its parent's item type)"
+    raise ValueError(
+        f"<{element.tag}> has the unknown type {where}; the types are str, int, float, bool, "
+        "list, dict and null"
+    )
 
 
 def _children_to_dict(element: Any, default_type: str | None) -> dict[str, Any]:
