@@ -130,8 +130,9 @@ class ChatCompletionModel:
         self.timeout = check_timeout(settings["timeout"])
         self.extra_body: dict[str, Any] = dict(settings["extra_body"] or {})
         self.extra_headers: dict[str, Any] = dict(settings["extra_headers"] or {})
-        from msgflux.utils.retry import check_retry_policy
+        from msgflux.utils.retry import as_retry_policy, check_retry_policy
 
+        self.retry = as_retry_policy(self.retry)  # a 0.5-style tenacity.retry(...) decorator
         check_retry_policy(self.retry)  # a bad retry= fails here, not at the first failure
         return settings
 
@@ -171,7 +172,10 @@ class ChatCompletionModel:
         return self._base_url
 
     def _get_api_key(self) -> str | None:
-        """The key from the provider's env vars (a ``@register_model`` class may override it).
+        """The key from the provider's env vars.
+
+        A ``@register_model`` class may override it (docs/plugins.md, "A custom in-process
+        provider").
 
         Only this provider's own env vars are read, never a base provider's: a Groq model
         must not send an OpenAI key to Groq.

@@ -115,7 +115,11 @@ class ModelSettings(RequestOptions, kw_only=True, forbid_unknown_fields=True):
     enable_cache: Annotated[bool, _doc("Cache identical requests in process.")] = False
     cache_size: Annotated[int, _doc("How many answers the cache keeps.", gt=0)] = 128
     retry: Annotated[
-        Any, _doc("Retry policy: None (default), False, a settings dict or a tenacity object.")
+        Any,
+        _doc(
+            "Retry policy: None (default), False, a settings dict, a tenacity Retrying, or a "
+            "tenacity.retry(...) decorator (as msgflux 0.5 took)."
+        ),
     ] = None
 
 

@@ -1,7 +1,7 @@
 """``OpenAIChatCompletion``: the model class of the ``openai`` provider (spec 001).
 
-It adds nothing to the core pipeline; it exists so that ``@register_model`` subclasses of
-the spec (section 16) have their documented base class, and so that
+It adds nothing to the core pipeline; it exists so that ``@register_model`` subclasses
+(docs/plugins.md, "A custom in-process provider") have their documented base class, and so that
 ``isinstance(model, OpenAIChatCompletion)`` holds for OpenAI models.
 """
 
