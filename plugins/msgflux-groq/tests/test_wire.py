@@ -56,32 +56,7 @@ def test_model_is_an_openai_compatible_model_with_groqs_defaults():
     assert model.model_id == GPT_OSS  # everything after the first "/"
 
 
-def test_key_and_url_come_from_groqs_env_vars_only(loopback_server, monkeypatch):
-    monkeypatch.delenv("GROQ_API_KEY", raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
-    with pytest.raises(mf.MissingAPIKeyError, match="GROQ_API_KEY"):
-        mf.Model.chat_completion(f"groq/{GPT_OSS}")
-    monkeypatch.setenv("GROQ_API_KEY", "gsk-env")
-    monkeypatch.setenv("GROQ_BASE_URL", loopback_server.base_url)
-    mf.Model.chat_completion(f"groq/{GPT_OSS}")("hi")
-    assert loopback_server.last_request.headers["authorization"] == "Bearer gsk-env"
-
-
 # -- requests ---------------------------------------------------------------------------------
-
-
-def test_plain_call_sends_only_model_and_messages(loopback_server):
-    groq(loopback_server)("Hello")
-    assert sent(loopback_server) == {"model": GPT_OSS, "messages": HELLO}
-
-
-def test_max_tokens_is_sent_as_max_completion_tokens(loopback_server):
-    groq(loopback_server, max_tokens=256)("Hello")
-    assert sent(loopback_server) == {
-        "model": GPT_OSS,
-        "messages": HELLO,
-        "max_completion_tokens": 256,
-    }
 
 
 @pytest.mark.parametrize("effort", ["low", "medium", "high"])
@@ -208,16 +183,6 @@ def test_raw_reasoning_is_refused_with_tools_or_structured_output(loopback_serve
     assert loopback_server.requests == []
 
 
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("prompt_cache_retention", "24h"), ("presence_penalty", 0.5), ("frequency_penalty", 0.1)],
-)
-def test_parameters_groq_does_not_support_are_refused(loopback_server, option, value):
-    with pytest.raises(UnsupportedParameterError, match=f"'groq'.*{option}"):
-        groq(loopback_server)("Hello", **{option: value})
-    assert loopback_server.requests == []
-
-
 def test_message_names_are_refused_before_groq_answers_400(loopback_server):
     messages = [{"role": "user", "content": "hi", "name": "alice"}]
     with pytest.raises(UnsupportedParameterError, match=r"messages\[0\].*'alice'"):
@@ -282,16 +247,3 @@ def test_a_standard_usage_chunk_wins_over_x_groq(loopback_server):
     response = groq(loopback_server)("q", stream=True)
     assert "".join(response) == "hi"
     assert response.metadata.usage == standard_usage
-
-
-def test_groq_error_body_reaches_the_user(loopback_server):
-    loopback_server.enqueue(
-        Reply.error(
-            400,
-            "'messages.1' : property 'reasoning_content' is unsupported",
-            code="invalid_request_error",
-        )
-    )
-    with pytest.raises(mf.BadRequestError, match="reasoning_content' is unsupported") as caught:
-        groq(loopback_server, retry=False)("q")
-    assert caught.value.provider == "groq" and caught.value.status == 400

@@ -61,13 +61,6 @@ def test_a_local_server_gets_no_authorization_header(loopback_server, monkeypatc
     assert "authorization" not in loopback_server.last_request.headers
 
 
-def test_key_and_url_come_from_ollamas_env_vars(loopback_server, monkeypatch):
-    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-cloud-key")
-    monkeypatch.setenv("OLLAMA_BASE_URL", loopback_server.base_url)
-    mf.Model.chat_completion(f"ollama/{QWEN3}")("hi")
-    assert loopback_server.last_request.headers["authorization"] == "Bearer ollama-cloud-key"
-
-
 # -- thinking ---------------------------------------------------------------------------------
 
 
@@ -114,13 +107,6 @@ def test_an_explicit_effort_wins_over_the_default_off(loopback_server):
     assert sent(loopback_server)["reasoning_effort"] == "low"
 
 
-@pytest.mark.parametrize("effort", ["minimal", "xhigh"])
-def test_efforts_ollama_answers_with_400_are_refused(loopback_server, effort):
-    with pytest.raises(UnsupportedParameterError, match="low, medium, high, none"):
-        ollama(loopback_server)("Hello", reasoning_effort=effort)
-    assert loopback_server.requests == []
-
-
 def test_gpt_oss_always_reasons_so_the_default_sends_nothing(loopback_server):
     ollama(loopback_server, GPT_OSS)("Hello")
     assert sent(loopback_server) == {"model": GPT_OSS, "messages": HELLO}
@@ -133,11 +119,6 @@ def test_reasoning_max_tokens_has_no_ollama_equivalent(loopback_server):
 
 
 # -- other parameters -------------------------------------------------------------------------
-
-
-def test_max_tokens_is_sent_as_max_tokens(loopback_server):
-    ollama(loopback_server, max_tokens=64, enable_thinking=None)("Hello")
-    assert sent(loopback_server) == {"model": QWEN3, "messages": HELLO, "max_tokens": 64}
 
 
 def test_structured_output_is_openais_json_schema_form(loopback_server):
@@ -191,31 +172,4 @@ def test_tool_settings_ollama_would_ignore_are_refused(loopback_server, definiti
     assert loopback_server.requests == []
 
 
-def test_images_go_as_data_uris_and_urls_are_refused(loopback_server):
-    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-    messages = [{"role": "user", "content": [{"type": "text", "text": "What is it?"}, image]}]
-    ollama(loopback_server, enable_thinking=None)(messages)
-    assert sent(loopback_server)["messages"] == messages
-    remote = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
-    with pytest.raises(UnsupportedParameterError, match=r"messages\[0\].*example.com/cat.png"):
-        ollama(loopback_server)([{"role": "user", "content": [remote]}])
-    assert len(loopback_server.requests) == 1
-
-
-@pytest.mark.parametrize(
-    ("option", "value"), [("verbosity", "low"), ("prompt_cache_retention", "24h")]
-)
-def test_parameters_ollama_would_silently_drop_are_refused(loopback_server, option, value):
-    with pytest.raises(UnsupportedParameterError, match=f"'ollama'.*{option}"):
-        ollama(loopback_server)("Hello", **{option: value})
-    assert loopback_server.requests == []
-
-
 # -- responses --------------------------------------------------------------------------------
-
-
-def test_ollamas_error_body_reaches_the_user(loopback_server):
-    loopback_server.enqueue(Reply.error(404, "model 'qwen3:8b' not found", type="not_found_error"))
-    with pytest.raises(mf.BadRequestError, match="model 'qwen3:8b' not found") as caught:
-        ollama(loopback_server, retry=False)("q")
-    assert (caught.value.provider, caught.value.status) == ("ollama", 404)

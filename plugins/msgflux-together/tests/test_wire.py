@@ -13,23 +13,13 @@ import pytest
 
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
-from msgflux.testing.server import Reply, ToolCall, Usage
-from msgflux.tools import ToolDefinitions
+from msgflux.testing.server import Reply, Usage
 from msgflux_together.chat import TogetherChatCompletion
 
 KIMI = "moonshotai/Kimi-K2.5"
 GPT_OSS = "openai/gpt-oss-120b"
 R1 = "deepseek-ai/DeepSeek-R1"
 HELLO = [{"role": "user", "content": "Hello"}]
-PARAMETERS = {
-    "type": "object",
-    "properties": {"e": {"type": "string"}},
-    "required": ["e"],
-    "additionalProperties": False,
-}
-STRICT_TOOLS = [
-    {"type": "function", "function": {"name": "calc", "parameters": PARAMETERS, "strict": True}}
-]
 
 
 class Answer(msgspec.Struct):
@@ -56,28 +46,7 @@ def test_model_is_an_openai_compatible_model_with_togethers_defaults():
     assert model.model_id == KIMI  # everything after the first "/"
 
 
-def test_key_and_url_come_from_togethers_env_vars_only(loopback_server, monkeypatch):
-    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
-    with pytest.raises(mf.MissingAPIKeyError, match="TOGETHER_API_KEY"):
-        mf.Model.chat_completion(f"together/{KIMI}")
-    monkeypatch.setenv("TOGETHER_API_KEY", "tg-env")
-    monkeypatch.setenv("TOGETHER_BASE_URL", loopback_server.base_url)
-    mf.Model.chat_completion(f"together/{KIMI}")("hi")
-    assert loopback_server.last_request.headers["authorization"] == "Bearer tg-env"
-
-
 # -- requests ---------------------------------------------------------------------------------
-
-
-def test_plain_call_sends_only_model_and_messages(loopback_server):
-    together(loopback_server)("Hello")
-    assert sent(loopback_server) == {"model": KIMI, "messages": HELLO}
-
-
-def test_max_tokens_is_sent_as_max_tokens(loopback_server):
-    together(loopback_server, max_tokens=128)("Hello")
-    assert sent(loopback_server) == {"model": KIMI, "messages": HELLO, "max_tokens": 128}
 
 
 def test_enable_thinking_switches_a_hybrid_model_on(loopback_server):
@@ -139,19 +108,6 @@ def test_reasoning_max_tokens_has_no_together_equivalent(loopback_server):
     assert loopback_server.requests == []
 
 
-def test_tool_strict_flag_is_left_out_of_the_request(loopback_server):
-    loopback_server.enqueue(Reply.calls(ToolCall("calc", {"e": "1+1"}, id="call_1")))
-    definitions = ToolDefinitions(schemas=STRICT_TOOLS, choice="calc")
-    response = together(loopback_server)("q", tool_definitions=definitions)
-    assert sent(loopback_server) == {
-        "model": KIMI,
-        "messages": [{"role": "user", "content": "q"}],
-        "tools": [{"type": "function", "function": {"name": "calc", "parameters": PARAMETERS}}],
-        "tool_choice": {"type": "function", "function": {"name": "calc"}},
-    }
-    assert response.consume().get_calls()[0]["function"]["arguments"] == {"e": "1+1"}
-
-
 def test_structured_output_uses_the_json_schema_response_format(loopback_server):
     loopback_server.enqueue(Reply.text('{"value": 7}'))
     response = together(loopback_server)("q", generation_schema=Answer)
@@ -171,35 +127,7 @@ def test_structured_output_uses_the_json_schema_response_format(loopback_server)
     }
 
 
-@pytest.mark.parametrize(
-    ("options", "match"),
-    [
-        ({"logprobs": True}, "'together' does not support logprobs"),
-        ({"verbosity": "low"}, "'together'.*verbosity"),
-        ({"prompt_cache_retention": "24h"}, "'together'.*prompt_cache_retention"),
-    ],
-)
-def test_what_together_cannot_honour_is_refused(loopback_server, options, match):
-    with pytest.raises(UnsupportedParameterError, match=match):
-        together(loopback_server)("Hello", **options)
-    assert loopback_server.requests == []
-
-
 # -- responses --------------------------------------------------------------------------------
-
-
-def test_deepseek_r1_think_block_becomes_reasoning(loopback_server):
-    loopback_server.enqueue(Reply.text("<think>\n9.9 > 9.11\n</think>\n\n9.9 is bigger."))
-    response = together(loopback_server, R1)("Which is bigger, 9.9 or 9.11?")
-    assert (response.consume(), response.reasoning) == ("9.9 is bigger.", "9.9 > 9.11")
-
-
-def test_deepseek_r1_think_block_is_split_in_streams(loopback_server):
-    text = "<think>\nStep one.</think>\n\nAnswer."
-    chunks = ["<thi", "nk>\nStep", " one.</th", "ink>\n", "\nAnswer."]
-    loopback_server.enqueue(Reply.text(text, chunks=chunks))
-    response = together(loopback_server, R1)("q", stream=True)
-    assert "".join(response) == "Answer." and response.reasoning == "Step one."
 
 
 def test_think_tags_false_keeps_the_content_as_sent(loopback_server):
@@ -217,12 +145,3 @@ def test_stream_usage_on_the_finish_chunk(loopback_server):
         "completion_tokens": 6,
         "total_tokens": 11,
     }
-
-
-def test_togethers_error_body_reaches_the_user(loopback_server):
-    loopback_server.enqueue(
-        Reply.error(400, "Input validation error: `max_tokens` must be <= 8192", code="invalid")
-    )
-    with pytest.raises(mf.BadRequestError, match="must be <= 8192") as caught:
-        together(loopback_server, retry=False)("q")
-    assert (caught.value.provider, caught.value.status) == ("together", 400)
