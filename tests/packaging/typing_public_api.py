@@ -19,16 +19,19 @@ def user_code() -> None:
     model = mf.Model.chat_completion("fake/echo", temperature=0.2)
     assert_type(model, mf.ChatCompletionModel)
     answer = model("What is 15 * 7 + 3?", system_prompt="Be brief.")
-    assert_type(answer, mf.ModelResponse | mf.ModelStreamResponse)
-    if isinstance(answer, mf.ModelResponse):
-        assert_type(answer.reasoning, str | None)
-        assert_type(answer.consume(), Any)
+    assert_type(answer, mf.ModelResponse)  # stream=False (the default): a whole answer
+    assert_type(answer.reasoning, str | None)
+    assert_type(answer.consume(), Any)
     stream = model("Count to three", stream=True)
-    if isinstance(stream, mf.ModelStreamResponse):
-        for chunk in stream:
-            assert_type(chunk, str)
-        for piece in stream.iter_reasoning():
-            assert_type(piece, str)
+    assert_type(stream, mf.ModelStreamResponse)  # an editor knows which object it holds
+    for chunk in stream:
+        assert_type(chunk, str)
+    for piece in stream.iter_reasoning():
+        assert_type(piece, str)
+    either = model("hi", stream=bool(answer.data))
+    assert_type(either, mf.ModelResponse | mf.ModelStreamResponse)
+    assert_type(model.timeout, Any)
+    assert_type(model.return_reasoning, bool)
     assert_type(model.supports, frozenset[str])
     assert_type(mf.list_providers(), list[str])
     infos = list_plugins()
@@ -44,7 +47,9 @@ def user_code() -> None:
 
 async def async_user_code(model: mf.ChatCompletionModel) -> None:
     answer = await model.acall("hi")
-    assert_type(answer, mf.ModelResponse | mf.ModelStreamResponse)
+    assert_type(answer, mf.ModelResponse)
+    stream = await model.acall("hi", stream=True)
+    assert_type(stream, mf.ModelStreamResponse)
 
 
 # -- a plugin, as a third party writes it ------------------------------------------------------

@@ -32,6 +32,7 @@ from msgflux.models.settings import (
     MODEL_OPTIONS,
     NEUTRAL_OPTIONS,
     REQUEST_OPTIONS,
+    BehaviourOptions,
     describe,
     model_signature,
     unknown_keyword,
@@ -57,7 +58,7 @@ _LEGACY_PARAM_KEYS = ("max_tokens", "tools", "tool_choice")
 _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
 
 
-class ChatCompletionModel:
+class ChatCompletionModel(BehaviourOptions):
     """A chat-completion model of one provider (``mf.Model.chat_completion(...)`` builds it).
 
     Args:

@@ -27,7 +27,7 @@ from msgflux.models.settings import (
     CALL_OPTIONS,
     NEUTRAL_OPTIONS,
     REQUEST_OPTIONS,
-    RequestOptions,
+    RequestSchema,
     neutral_leftovers,
     unknown_keyword,
     validate,
@@ -132,7 +132,7 @@ def _request_options(model: ChatCompletionModel, overrides: Mapping[str, Any]) -
     if not overrides:
         return dict(model.defaults)
     request = {**model.defaults, **overrides}
-    validate(request, RequestOptions)
+    validate(request, RequestSchema)
     return request
 
 

@@ -1,11 +1,13 @@
 """Every option of a chat-completion model, declared once.
 
-``RequestOptions`` holds what a request carries (settable per model, overridable per call);
-``ModelSettings`` adds what only the model takes. Each field's type, constraints, default and
-one-line description are the single declaration: validation (``msgspec`` checks the types and
-bounds), the model's defaults, ``serialize()``, the constructor's docstring and its
-``inspect.signature`` all come from here, so adding an option is one edit. Rules between
-options (``top_logprobs`` needs ``logprobs``) are in ``check_request``.
+``RequestOptions`` holds what a request carries (settable per model, overridable per call),
+``ConnectionOptions`` the key and URL, ``BehaviourOptions`` how msgflux behaves. Each field's
+type, constraints, default and one-line description are the single declaration: validation
+(msgspec Structs built from them check types and bounds), the model's defaults and typed
+attributes (``ChatCompletionModel`` inherits ``BehaviourOptions``), ``serialize()``, the
+constructor's docstring and its ``inspect.signature`` all come from here, so adding an option
+is one edit. Rules between options (``top_logprobs`` needs ``logprobs``) are in
+``check_request``.
 
 Values are validated, never converted: what the user passes is what is sent.
 """
@@ -29,8 +31,11 @@ __all__ = [
     "MODEL_OPTIONS",
     "NEUTRAL_OPTIONS",
     "REQUEST_OPTIONS",
+    "BehaviourOptions",
+    "ConnectionOptions",
     "ModelSettings",
     "RequestOptions",
+    "RequestSchema",
     "check_request",
     "describe",
     "model_signature",
@@ -47,7 +52,7 @@ def _doc(text: str, **constraints: Any) -> Meta:
     return Meta(description=text, **constraints)
 
 
-class RequestOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RequestOptions:
     """Generation parameters: set per model, overridable per call, sent in every request.
 
     They use OpenAI's names; provider plugins adapt them. ``None`` means "not set": falsy
@@ -89,11 +94,20 @@ class RequestOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ) = None
 
 
-class ModelSettings(RequestOptions, kw_only=True, forbid_unknown_fields=True):
-    """``RequestOptions`` plus what only a model takes: how msgflux behaves, not what it sends."""
+class ConnectionOptions:
+    """Where requests go and with which key (the model exposes them as properties)."""
 
     api_key: Annotated[str, _doc("The API key (default: the provider's env var).")] | None = None
     base_url: Annotated[str, _doc("The API base URL (default: env var or default).")] | None = None
+
+
+class BehaviourOptions:
+    """What only a model takes: how msgflux behaves, not what it sends.
+
+    ``ChatCompletionModel`` inherits these declarations, so each is a typed attribute of a
+    model (``model.timeout``, ``model.retry``...).
+    """
+
     timeout: Annotated[
         Any, _doc("Seconds to wait for a response and between stream chunks; None: forever.")
     ] = 600.0
@@ -121,6 +135,22 @@ class ModelSettings(RequestOptions, kw_only=True, forbid_unknown_fields=True):
             "tenacity.retry(...) decorator (as msgflux 0.5 took)."
         ),
     ] = None
+
+
+def _schema(name: str, *declarations: type) -> type[msgspec.Struct]:
+    """A msgspec Struct with the fields (types, constraints, defaults) of ``declarations``."""
+    fields = [
+        (field, hint, getattr(declaration, field))
+        for declaration in declarations
+        for field, hint in typing.get_type_hints(declaration, include_extras=True).items()
+    ]
+    return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True)
+
+
+#: What validates a call's request options.
+RequestSchema = _schema("RequestOptions", RequestOptions)
+#: What validates a model's options: every declaration above.
+ModelSettings = _schema("ModelSettings", RequestOptions, ConnectionOptions, BehaviourOptions)
 
 
 #: Keyword arguments of ``model(...)`` / ``model.acall(...)`` besides the request options.
@@ -153,7 +183,7 @@ def _is_neutral(field: msgspec.structs.FieldInfo) -> bool:
     return bool(meta is not None and meta.extra and meta.extra.get("neutral"))
 
 
-_REQUEST_FIELDS = msgspec.structs.fields(RequestOptions)
+_REQUEST_FIELDS = msgspec.structs.fields(RequestSchema)
 _MODEL_FIELDS = msgspec.structs.fields(ModelSettings)
 
 #: Generation parameters sent under their own (OpenAI's) name.
