@@ -9,6 +9,7 @@ thought. Provider plugins fill them through the same small builder API (``add``,
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -173,6 +174,27 @@ class ModelStreamResponse(_ResponseBase):
     def error(self) -> BaseException | None:
         """The exception that ended the stream, if any."""
         return self._error
+
+    @property
+    def closed_early(self) -> bool:
+        """``True`` when ``close()`` (or a reader leaving its loop) stopped the stream."""
+        return self._closing
+
+    def add_done_callback(self, callback: Callable[[ModelStreamResponse], None]) -> None:
+        """Call ``callback(response)`` once the stream has ended (completed, failed or closed).
+
+        It runs on the producer's thread or task, right after the data, reasoning and
+        metadata are published, or at once when the stream has already ended. An exception
+        it raises is logged on ``msgflux.models`` and never reaches the stream's readers.
+        """
+
+        def call() -> None:
+            try:
+                callback(self)
+            except Exception:
+                logging.getLogger("msgflux.models").exception("a stream's done callback failed")
+
+        self._done.add_callback(call)
 
     # -- builder API (producer side) ---------------------------------------------------------
 
