@@ -54,14 +54,6 @@ class Signal(threading.Event):
         for wake in waiters:
             wake()
 
-    def add_callback(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` once set: from ``set()``'s thread, or at once if already set."""
-        with self._waiters_lock:
-            if not self.is_set():
-                self._async_waiters.append(callback)
-                return
-        callback()
-
     async def wait_async(self) -> None:
         """Wait without blocking the running event loop."""
         if self.is_set():

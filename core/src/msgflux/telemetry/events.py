@@ -9,7 +9,9 @@ telemetry off an event costs one ``None`` test; nothing imports OpenTelemetry.
 
 Lines are one line each (messages are flattened and shortened) and carry no secret:
 callers pass errors the pipeline already scrubbed of the API key, and URL credentials
-(``redis://user:password@host``) and ``Bearer`` tokens are masked here as well.
+(``redis://user:password@host``) and ``Bearer`` tokens are masked here as well. The retry
+line also carries ``error_type``, ``retry_attempt`` and ``retry_delay`` as log record
+attributes, for structured log handlers.
 
 Events (name: attributes):
 
@@ -63,11 +65,12 @@ def one_line(text: str, limit: int = _MESSAGE_LENGTH) -> str:
 
 
 def _why(error: BaseException) -> str:
-    status = _status_of(error)
+    """``"RateLimitError: ... HTTP 429: slow down ..."``: the class, the status, the message."""
     message = one_line(str(error))
-    where = f"HTTP {status}" if status is not None else ""
-    detail = ": ".join(part for part in (where, message) if part)
-    return f"{type(error).__name__} ({detail})" if detail else type(error).__name__
+    status = _status_of(error)
+    if status is not None and str(status) not in message:
+        message = f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _status_of(error: BaseException) -> int | None:
@@ -114,13 +117,14 @@ def retry(
     of = f" of {max_attempts}" if max_attempts else ""
     source = " as the server asked (Retry-After)" if server_asked else ""
     retry_logger.info(
-        "%s: attempt %d%s failed with %s; retrying in %.2fs%s",
+        "%s: attempt %d%s failed (%s); retrying in %.2fs%s",
         what,
         attempt,
         of,
         _why(error),
         delay,
         source,
+        extra={"error_type": type(error).__name__, "retry_attempt": attempt, "retry_delay": delay},
     )
     attributes: dict[str, Any] = {"msgflux.retry.attempt": attempt, "msgflux.retry.delay": delay}
     status = _status_of(error)
@@ -157,7 +161,7 @@ def gateway_failover(
     """``failed`` failed; the gateway moves on to ``next_deployment`` (WARNING)."""
     if log:
         gateway_logger.warning(
-            "%s: %s failed with %s; failing over to %s",
+            "%s: %s failed (%s); failing over to %s",
             gateway,
             failed,
             _why(error),
@@ -182,7 +186,7 @@ def circuit_opened(
 ) -> None:
     """``deployment``'s circuit opened: no call goes there for ``cooldown`` seconds (WARNING)."""
     if log:
-        cause = f" after {_why(error)}" if error is not None else ""
+        cause = f" ({_why(error)})" if error is not None else ""
         gateway_logger.warning(
             "%s: circuit opened for %s%s; no calls for %.1fs",
             gateway,
@@ -220,7 +224,7 @@ def cache_bypassed(
     without it (WARNING)."""
     if log:
         cache_logger.warning(
-            "cache backend %s failed on %s with %s; the call goes on without the cache",
+            "cache backend %s failed on %s (%s); the call goes on without the cache",
             backend,
             operation,
             _why(error),
