@@ -74,7 +74,11 @@ def test_content_when_opted_in_and_still_no_key(
         {"role": "user", "parts": [{"type": "text", "content": PROMPT}]},
     ]
     assert json.loads(first.attributes["gen_ai.output.messages"]) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": ANSWER}],
+            "finish_reason": "stop",
+        }
     ]
     streamed = telemetry.spans("chat ")[1]
     assert json.loads(streamed.attributes["gen_ai.output.messages"])[0]["parts"] == [
@@ -85,7 +89,12 @@ def test_content_when_opted_in_and_still_no_key(
         {
             "role": "assistant",
             "parts": [
-                {"type": "tool_call", "id": "call_1", "name": "lookup", "arguments": {"city": "Lisbon"}}
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "lookup",
+                    "arguments": {"city": "Lisbon"},
+                }
             ],
             "finish_reason": "tool_calls",
         }
@@ -94,13 +103,22 @@ def test_content_when_opted_in_and_still_no_key(
         {
             "role": "assistant",
             "parts": [
-                {"type": "tool_call", "id": "call_1", "name": "lookup", "arguments": {"city": "Lisbon"}}
+                {
+                    "type": "tool_call",
+                    "id": "call_1",
+                    "name": "lookup",
+                    "arguments": {"city": "Lisbon"},
+                }
             ],
         },
         {
             "role": "tool",
             "parts": [
-                {"type": "tool_call_response", "id": "call_1", "response": "Lisbon: population 545000"}
+                {
+                    "type": "tool_call_response",
+                    "id": "call_1",
+                    "response": "Lisbon: population 545000",
+                }
             ],
         },
     ]

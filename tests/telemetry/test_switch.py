@@ -72,7 +72,9 @@ def test_without_the_opt_in_the_provider_is_gen_ai_system(
     assert "gen_ai.provider.name" not in point.attributes
 
 
-@pytest.mark.parametrize("value", ["gen_ai_latest_experimental", "http, gen_ai_latest_experimental"])
+@pytest.mark.parametrize(
+    "value", ["gen_ai_latest_experimental", "http, gen_ai_latest_experimental"]
+)
 def test_the_opt_in_names_the_provider_gen_ai_provider_name(
     telemetry, make_model, monkeypatch, support, value
 ):

@@ -118,4 +118,9 @@ def _tool_call_part(call: Mapping[str, Any]) -> dict[str, Any]:
             arguments = msgspec.json.decode(arguments)
         except msgspec.DecodeError:
             pass  # the model's raw text, as it was
-    return {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": arguments}
+    return {
+        "type": "tool_call",
+        "id": call.get("id"),
+        "name": function.get("name"),
+        "arguments": arguments,
+    }

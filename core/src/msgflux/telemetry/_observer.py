@@ -172,7 +172,15 @@ class Observer:
 class ChatRecord:
     """The span and the measurements of one model call."""
 
-    __slots__ = ("_ended", "_metric_attributes", "_observer", "_secret", "_span", "_started", "cached")
+    __slots__ = (
+        "_ended",
+        "_metric_attributes",
+        "_observer",
+        "_secret",
+        "_span",
+        "_started",
+        "cached",
+    )
 
     def __init__(self, observer: Observer, model: Any, call: Any) -> None:
         self._observer = observer
@@ -231,7 +239,9 @@ class ChatRecord:
         answered = attrs.response_attributes(response.metadata, latest=self._observer.latest)
         span.set_attributes(answered)
         if self._observer.capture_content:
-            span.set_attribute(names.OUTPUT_MESSAGES, content.output_messages(response, self._secret))
+            span.set_attribute(
+                names.OUTPUT_MESSAGES, content.output_messages(response, self._secret)
+            )
         span.end()
         metric_attributes = dict(self._metric_attributes)
         if names.RESPONSE_MODEL in answered:

@@ -217,9 +217,7 @@ def cache_hit(backend: str) -> None:
     observer.add_event("msgflux.cache.hit", {"msgflux.cache.backend": backend})
 
 
-def cache_bypassed(
-    backend: str, operation: str, error: BaseException, *, log: bool = True
-) -> None:
+def cache_bypassed(backend: str, operation: str, error: BaseException, *, log: bool = True) -> None:
     """The cache ``backend`` failed on ``operation`` (``get``/``set``); the call goes on
     without it (WARNING)."""
     if log:

@@ -318,9 +318,7 @@ def build_retrying(
         return None
     if isinstance(policy, tenacity.BaseRetrying):
         # The caller's policy as given; msgflux's retry line is said before its own hook.
-        report = _then(
-            _retry_reporter(what, None, honours_retry_after=False), policy.before_sleep
-        )
+        report = _then(_retry_reporter(what, None, honours_retry_after=False), policy.before_sleep)
         wanted = tenacity.AsyncRetrying if asynchronous else tenacity.Retrying
         if isinstance(policy, wanted):
             return policy.copy(before_sleep=report)
