@@ -348,11 +348,12 @@ class ChatCompletionModel:
         hit, response = self._response_cache.get(call.cache_key)
         if not hit:
             return None
+        cached: ModelResponse = response
         if _telemetry.observer is not None:
             from msgflux.telemetry import events
 
             events.cache_hit("memory")
-        return response
+        return cached
 
     def _store(self, call: PreparedCall, response: ModelResponse) -> None:
         if self._response_cache is not None and call.cache_key is not None:

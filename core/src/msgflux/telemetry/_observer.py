@@ -19,7 +19,7 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -32,6 +32,8 @@ from msgflux.telemetry import _conventions as names
 from msgflux.telemetry._metrics import Metrics
 
 __all__ = ["ChatRecord", "Observer", "ToolRecord"]
+
+T = TypeVar("T")
 
 _STATUS_LENGTH = 300  # a status description is a hint, not a log: one short line
 _current_chat: contextvars.ContextVar[ChatRecord | None] = contextvars.ContextVar(
@@ -63,7 +65,7 @@ class Observer:
 
     # -- model calls ---------------------------------------------------------------------------
 
-    def chat(self, model: Any, call: Any, respond: Callable[[Any], Any]) -> Any:
+    def chat(self, model: Any, call: Any, respond: Callable[[Any], T]) -> T:
         """Run ``respond(call)`` (the model's call) inside its span."""
         record = ChatRecord(self, model, call)
         with record.current():
@@ -75,7 +77,7 @@ class Observer:
         record.answered(response)
         return response
 
-    async def achat(self, model: Any, call: Any, respond: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def achat(self, model: Any, call: Any, respond: Callable[[Any], Awaitable[T]]) -> T:
         """Async ``chat``."""
         record = ChatRecord(self, model, call)
         with record.current():
@@ -89,7 +91,7 @@ class Observer:
 
     # -- agents and tools ----------------------------------------------------------------------
 
-    def invoke_agent(self, agent: Any, task: Any, run: Callable[[Any], Any]) -> Any:
+    def invoke_agent(self, agent: Any, task: Any, run: Callable[[Any], T]) -> T:
         """Run ``run(task)`` (an agent's run) inside its ``invoke_agent`` span."""
         span = self._agent_span(agent)
         with _current(span):
@@ -101,9 +103,7 @@ class Observer:
         _end_agent(span, result)
         return result
 
-    async def ainvoke_agent(
-        self, agent: Any, task: Any, run: Callable[[Any], Awaitable[Any]]
-    ) -> Any:
+    async def ainvoke_agent(self, agent: Any, task: Any, run: Callable[[Any], Awaitable[T]]) -> T:
         """Async ``invoke_agent``."""
         span = self._agent_span(agent)
         with _current(span):
