@@ -155,9 +155,10 @@ def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None
     chunk_id = getattr(chunk, "id", None)
     if chunk_id and "id" not in response.pending_metadata:
         response.update_metadata(id=chunk_id)
-    chunk_model = getattr(chunk, "model", None)
-    if chunk_model and "model" not in response.pending_metadata:
-        response.update_metadata(model=chunk_model)
+        # The answering model, read with the id (once per stream, not per chunk).
+        chunk_model = getattr(chunk, "model", None)
+        if chunk_model:
+            response.update_metadata(model=chunk_model)
 
 
 def _merge_logprobs(response: ModelStreamResponse, logprobs: dict[str, Any]) -> None:
