@@ -62,9 +62,11 @@ def request_attributes(params: Mapping[str, Any]) -> dict[str, Any]:
     """The conventions' ``gen_ai.request.*`` and ``gen_ai.output.type`` from a request."""
     attributes: dict[str, Any] = {}
     extra_body = params.get("extra_body")
+    # isinstance against dict, not the Mapping ABC: this runs on every call and requests,
+    # metadata and usage are plain dicts (dotdict included).
     for name, key in names.REQUEST_PARAMETERS.items():
         value = params.get(name)
-        if value is None and name == "top_k" and isinstance(extra_body, Mapping):
+        if value is None and name == "top_k" and isinstance(extra_body, dict):
             value = extra_body.get("top_k")  # OpenAI's API has no top_k: it travels here
         if value is None or isinstance(value, bool):
             continue
@@ -82,7 +84,7 @@ def request_attributes(params: Mapping[str, Any]) -> dict[str, Any]:
     return attributes
 
 
-def response_attributes(metadata: Mapping[str, Any] | None, *, latest: bool) -> dict[str, Any]:
+def response_attributes(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """``gen_ai.response.*`` and ``gen_ai.usage.*`` from a response's metadata."""
     if not metadata:
         return {}
@@ -102,7 +104,7 @@ def response_attributes(metadata: Mapping[str, Any] | None, *, latest: bool) -> 
 
 def usage_counts(usage: Any) -> dict[str, int] | None:
     """Token counts of a usage block (OpenAI's names or the newer ``input_tokens`` ones)."""
-    if not isinstance(usage, Mapping):
+    if not isinstance(usage, dict):
         return None
     counts: dict[str, int] = {}
     for attribute, paths in _USAGE_FIELDS:
@@ -114,23 +116,30 @@ def usage_counts(usage: Any) -> dict[str, int] | None:
     return counts
 
 
-_USAGE_FIELDS = (
-    (names.INPUT_TOKENS, ("prompt_tokens", "input_tokens")),
-    (names.OUTPUT_TOKENS, ("completion_tokens", "output_tokens")),
-    (
-        names.CACHE_READ_TOKENS,
-        ("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens"),
-    ),
-    (
-        names.REASONING_TOKENS,
-        ("completion_tokens_details.reasoning_tokens", "output_tokens_details.reasoning_tokens"),
-    ),
+# attribute -> where a usage block may hold it (OpenAI's chat names first, then the newer ones)
+_USAGE_FIELDS = tuple(
+    (attribute, tuple(tuple(path.split(".")) for path in paths))
+    for attribute, paths in (
+        (names.INPUT_TOKENS, ("prompt_tokens", "input_tokens")),
+        (names.OUTPUT_TOKENS, ("completion_tokens", "output_tokens")),
+        (
+            names.CACHE_READ_TOKENS,
+            ("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens"),
+        ),
+        (
+            names.REASONING_TOKENS,
+            (
+                "completion_tokens_details.reasoning_tokens",
+                "output_tokens_details.reasoning_tokens",
+            ),
+        ),
+    )
 )
 
 
-def _dig(value: Any, path: str) -> Any:
-    for name in path.split("."):
-        if not isinstance(value, Mapping):
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        if not isinstance(value, dict):
             return None
         value = value.get(name)
     return value

@@ -68,24 +68,28 @@ class Observer:
     def chat(self, model: Any, call: Any, respond: Callable[[Any], T]) -> T:
         """Run ``respond(call)`` (the model's call) inside its span."""
         record = ChatRecord(self, model, call)
-        with record.current():
-            try:
-                response = respond(call)
-            except BaseException as exc:
-                record.fail(exc)
-                raise
+        tokens = record.enter()
+        try:
+            response = respond(call)
+        except BaseException as exc:
+            record.fail(exc)
+            raise
+        finally:
+            record.leave(tokens)
         record.answered(response)
         return response
 
     async def achat(self, model: Any, call: Any, respond: Callable[[Any], Awaitable[T]]) -> T:
         """Async ``chat``."""
         record = ChatRecord(self, model, call)
-        with record.current():
-            try:
-                response = await respond(call)
-            except BaseException as exc:
-                record.fail(exc)
-                raise
+        tokens = record.enter()
+        try:
+            response = await respond(call)
+        except BaseException as exc:
+            record.fail(exc)
+            raise
+        finally:
+            record.leave(tokens)
         record.answered(response)
         return response
 
@@ -197,14 +201,19 @@ class ChatRecord:
             f"chat {model.model_id}", kind=SpanKind.CLIENT, attributes=attributes
         )
 
-    @contextlib.contextmanager
-    def current(self) -> Iterator[None]:
-        token = _current_chat.set(self)
-        try:
-            with _current(self._span):
-                yield
-        finally:
-            _current_chat.reset(token)
+    def enter(self) -> tuple[Any, Any]:
+        """Make this call's span current (and this record, for ``mark_cached``)."""
+        return (
+            _current_chat.set(self),
+            otel_context.attach(trace.set_span_in_context(self._span)),
+        )
+
+    @staticmethod
+    def leave(tokens: tuple[Any, Any]) -> None:
+        """Undo ``enter`` (same thread or task)."""
+        record_token, context_token = tokens
+        otel_context.detach(context_token)
+        _current_chat.reset(record_token)
 
     def answered(self, response: Any) -> None:
         """The call returned: a whole answer ends the span; a stream ends it when it ends."""
@@ -236,7 +245,7 @@ class ChatRecord:
             return
         self._ended = True
         span = self._span
-        answered = attrs.response_attributes(response.metadata, latest=self._observer.latest)
+        answered = attrs.response_attributes(response.metadata)
         span.set_attributes(answered)
         if self._observer.capture_content:
             span.set_attribute(
