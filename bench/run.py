@@ -3,6 +3,7 @@
     python bench/run.py                  # full run (about 5 minutes on 2 cores)
     python bench/run.py --quick          # fewer rounds and requests (about a minute)
     python bench/run.py --update-readme  # also write the tables into bench/README.md
+    python bench/run.py --sections otel  # the telemetry section alone (see bench/otel.py)
 
 Method (see bench/README.md): the server (bench/server.py) runs in its own process, so the
 client's cost is this process's CPU time (``time.process_time``, all of its threads)
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import contenders as cs  # noqa: E402
+import otel  # noqa: E402
 
 MARK_START = "<!-- results:start -->"
 MARK_END = "<!-- results:end -->"
@@ -445,6 +447,8 @@ def report(results: dict[str, Any]) -> str:
             *_table(names, samples, unavailable, "cpu", base),
             "",
         ]
+    if results.get("otel"):
+        out += otel.report(results["otel"])
     return "\n".join(out)
 
 
@@ -459,8 +463,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument(
         "--sections",
-        default="main,imports,memory,http",
-        help="comma-separated: main, imports, memory, http",
+        default="main,imports,memory,http,otel",
+        help="comma-separated: main, imports, memory, http, otel",
+    )
+    parser.add_argument(
+        "--otel-baseline",
+        type=Path,
+        help="a checkout of the repository to measure as `before` in the otel section",
     )
     parser.add_argument("--update-readme", action="store_true", help="write tables to README")
     parser.add_argument("--json", type=Path, help="also write raw results here")
@@ -503,6 +512,11 @@ def main() -> None:
             log("HTTP layer candidates (client CPU µs/op):")
             results["http"] = _serializable(
                 bench_group(cs.HTTP, server.base_url, rounds, size, log)
+            )
+        if "otel" in sections:
+            log("telemetry modes (client CPU µs/op, one child process per sample):")
+            results["otel"] = otel.bench_otel(
+                server.base_url, rounds, size, log, args.otel_baseline
             )
     finally:
         server.stop()

@@ -54,7 +54,7 @@ def retries(caplog: pytest.LogCaptureFixture, kind: str | None = None) -> int:
     return sum(
         1
         for r in caplog.records
-        if r.name == "msgflux.retry" and (kind is None or r.args[1] == kind)
+        if r.name == "msgflux.retry" and (kind is None or r.error_type == kind)
     )
 
 

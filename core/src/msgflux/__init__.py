@@ -42,6 +42,7 @@ from msgflux.models.model import Model
 from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import list_plugins, list_providers, load_plugins, register_plugin
 from msgflux.providers import ProviderSpec
+from msgflux.telemetry import instrument, uninstrument
 
 __version__ = "0.6.0"
 
@@ -70,14 +71,18 @@ __all__ = [
     "__version__",
     "dotdict",
     "hookimpl",
+    "instrument",
     "list_plugins",
     "list_providers",
     "register_plugin",
     "set_envs",
+    "uninstrument",
 ]
 
 # Subpackages imported on first attribute access, so `import msgflux` stays light.
-_LAZY_SUBMODULES = frozenset({"dsl", "generation", "models", "nn", "plugins", "testing", "tools"})
+_LAZY_SUBMODULES = frozenset(
+    {"dsl", "generation", "models", "nn", "plugins", "telemetry", "testing", "tools"}
+)
 
 
 def __getattr__(name: str) -> Any:

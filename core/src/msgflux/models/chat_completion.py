@@ -40,6 +40,7 @@ from msgflux.models.settings import (
 )
 from msgflux.plugins import resolve_hooks
 from msgflux.providers import ProviderOption
+from msgflux.telemetry import state as _telemetry
 
 if TYPE_CHECKING:
     from msgflux.providers import ProviderSpec, Quirks
@@ -290,6 +291,11 @@ class ChatCompletionModel(BehaviourOptions):
             A ``ModelResponse``, or with ``stream=True`` a ``ModelStreamResponse``.
         """
         call = prepare_call(self, messages, options, stream)
+        if _telemetry.observer is not None:  # msgflux.instrument(): the call in its span
+            return _telemetry.observer.chat(self, call, self._respond)
+        return self._respond(call)
+
+    def _respond(self, call: PreparedCall) -> ModelResponse | ModelStreamResponse:
         if call.stream:
             from msgflux.models.streaming import stream as start_stream
 
@@ -321,6 +327,11 @@ class ChatCompletionModel(BehaviourOptions):
     ) -> ModelResponse | ModelStreamResponse:
         """Async ``__call__``: same arguments, same results."""
         call = prepare_call(self, messages, options, stream)
+        if _telemetry.observer is not None:
+            return await _telemetry.observer.achat(self, call, self._arespond)
+        return await self._arespond(call)
+
+    async def _arespond(self, call: PreparedCall) -> ModelResponse | ModelStreamResponse:
         if call.stream:
             from msgflux.models.streaming import astream
 
@@ -336,7 +347,14 @@ class ChatCompletionModel(BehaviourOptions):
         if self._response_cache is None or call.cache_key is None:
             return None
         hit, response = self._response_cache.get(call.cache_key)
-        return response if hit else None
+        if not hit:
+            return None
+        cached: ModelResponse = response
+        if _telemetry.observer is not None:
+            from msgflux.telemetry import events
+
+            events.cache_hit("memory")
+        return cached
 
     def _store(self, call: PreparedCall, response: ModelResponse) -> None:
         if self._response_cache is not None and call.cache_key is not None:

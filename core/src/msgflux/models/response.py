@@ -9,6 +9,7 @@ thought. Provider plugins fill them through the same small builder API (``add``,
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,10 @@ if TYPE_CHECKING:  # asyncio loads on first async use: `import msgflux` stays li
     from msgflux.tools import ToolCallAggregator
 
 __all__ = ["ModelResponse", "ModelStreamResponse"]
+
+# Guards a stream's done callbacks against its end: taken once per stream end and per
+# registration (telemetry), never per chunk, so one lock for every stream is enough.
+_CALLBACKS_LOCK = threading.Lock()
 
 
 def _new_aggregator() -> ToolCallAggregator:
@@ -161,6 +166,8 @@ class ModelStreamResponse(_ResponseBase):
         self._cancel: Callable[[], None] | None = None
         self._producer_loop: asyncio.AbstractEventLoop | None = None
         self._producer: threading.Thread | asyncio.Task[Any] | None = None
+        self._done_callbacks: list[Callable[[ModelStreamResponse], None]] = []
+        self._ended = False  # published (guarded by _CALLBACKS_LOCK)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -173,6 +180,31 @@ class ModelStreamResponse(_ResponseBase):
     def error(self) -> BaseException | None:
         """The exception that ended the stream, if any."""
         return self._error
+
+    @property
+    def closed_early(self) -> bool:
+        """``True`` when ``close()`` (or a reader leaving its loop) stopped the stream."""
+        return self._closing
+
+    def add_done_callback(self, callback: Callable[[ModelStreamResponse], None]) -> None:
+        """Call ``callback(response)`` once the stream has ended (completed, failed or closed).
+
+        It runs on the producer's thread or task once the data, reasoning and metadata are
+        published and before any reader sees the end, or at once (on this thread) when the
+        stream has already ended. An exception it raises is logged on ``msgflux.models``
+        and never reaches the stream's readers.
+        """
+        with _CALLBACKS_LOCK:
+            if not self._ended:
+                self._done_callbacks.append(callback)
+                return
+        self._call_back(callback)
+
+    def _call_back(self, callback: Callable[[ModelStreamResponse], None]) -> None:
+        try:
+            callback(self)
+        except Exception:
+            logging.getLogger("msgflux.models").exception("a stream's done callback failed")
 
     # -- builder API (producer side) ---------------------------------------------------------
 
@@ -278,6 +310,11 @@ class ModelStreamResponse(_ResponseBase):
             if self.response_type is None:
                 self.response_type = "text_generation"
         self.metadata = self._pending_metadata
+        with _CALLBACKS_LOCK:
+            self._ended = True
+            callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            self._call_back(callback)
         self._reasoning.close()
         self._content.close()
         self._response_type_event.set()

@@ -10,6 +10,7 @@ consumer that stops) cancels the producer and closes the transport stream.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,11 @@ def stream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamRespons
         if handle.stream is not None:
             close_quietly(handle.stream)
 
+    # The producer runs in a copy of the caller's context, as a task would: the call's
+    # span (msgflux.instrument()) and the caller's context variables reach it.
     thread = threading.Thread(
-        target=_produce,
-        args=(model, call, response, handle),
+        target=contextvars.copy_context().run,
+        args=(_produce, model, call, response, handle),
         name=f"msgflux-stream-{model.provider}",
         daemon=True,
     )

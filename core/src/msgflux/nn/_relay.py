@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -277,7 +278,13 @@ def stream_sync(agent: Agent, messages: list[dict[str, Any]]) -> AgentStreamResp
     """
     relay = _Relay(agent, messages, "sync")
     out = relay.out
-    thread = threading.Thread(target=relay.run_sync, name="msgflux-agent-stream", daemon=True)
+    # In a copy of the caller's context, as a task would: the run's span reaches its calls.
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(relay.run_sync,),
+        name="msgflux-agent-stream",
+        daemon=True,
+    )
     out.bind_producer(thread, relay.cancel_sync)
     thread.start()
     out.first_chunk_event.wait()

@@ -9,6 +9,7 @@ threads, async tools together on an event loop (``asyncio.gather``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import logging
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from msgflux.nn._verbose import Reporter
+from msgflux.telemetry import state as _telemetry
 
 if TYPE_CHECKING:
     from msgflux.tools import Tool, ToolCallAggregator
@@ -42,6 +44,7 @@ class _Call:
 class _Outcome:
     result: Any
     failed: bool
+    error: BaseException | str | None = None  # what went wrong, for the tool's span
 
 
 def _is_async(func: Any) -> bool:
@@ -105,6 +108,7 @@ class ToolRunner:
         return _Outcome(
             f"Error: there is no tool named {call.name!r}; the available tools are: {available}.",
             failed=True,
+            error="_OTHER",  # the conventions' error.type when no exception names it
         )
 
     @staticmethod
@@ -112,10 +116,12 @@ class ToolRunner:
         from msgflux.tools import ToolArgumentsError
 
         if isinstance(exc, ToolArgumentsError):
-            return _Outcome(f"Error: {exc}", failed=True)
+            return _Outcome(f"Error: {exc}", failed=True, error=exc)
         logger.info("tool %r raised; the error goes back to the model", call.name, exc_info=exc)
         return _Outcome(
-            f"Error: the tool {call.name!r} raised {type(exc).__name__}: {exc}", failed=True
+            f"Error: the tool {call.name!r} raised {type(exc).__name__}: {exc}",
+            failed=True,
+            error=exc,
         )
 
     # -- sync ----------------------------------------------------------------------------------
@@ -133,12 +139,26 @@ class ToolRunner:
         if inline:
             outcomes = [self._execute(calls[0])]
         else:
+            # Each call runs in a copy of this context, as a task would (the agent's span
+            # and the caller's context variables reach the tool).
+            contexts = [contextvars.copy_context() for _ in calls]
             workers = min(len(calls), _MAX_THREADS)
             with ThreadPoolExecutor(workers, thread_name_prefix="msgflux-agent-tool") as pool:
-                outcomes = list(pool.map(self._execute, calls))
+                outcomes = list(
+                    pool.map(lambda ctx, call: ctx.run(self._execute, call), contexts, calls)
+                )
         self._record(aggregator, calls, outcomes)
 
     def _execute(self, call: _Call) -> _Outcome:
+        observer = _telemetry.observer
+        if observer is None:
+            return self._execute_untraced(call)
+        with observer.tool_call(call.id, call.name, call.tool, call.arguments) as record:
+            outcome = self._execute_untraced(call)
+            record.outcome(outcome.result, outcome.error)
+        return outcome
+
+    def _execute_untraced(self, call: _Call) -> _Outcome:
         if call.tool is None:
             return self._unknown(call)
         try:
@@ -169,6 +189,15 @@ class ToolRunner:
         self._record(aggregator, calls, outcomes)
 
     async def _aexecute(self, call: _Call) -> _Outcome:
+        observer = _telemetry.observer
+        if observer is None:
+            return await self._aexecute_untraced(call)
+        with observer.tool_call(call.id, call.name, call.tool, call.arguments) as record:
+            outcome = await self._aexecute_untraced(call)
+            record.outcome(outcome.result, outcome.error)
+        return outcome
+
+    async def _aexecute_untraced(self, call: _Call) -> _Outcome:
         tool = call.tool
         if tool is None:
             return self._unknown(call)

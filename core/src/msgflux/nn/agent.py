@@ -36,6 +36,7 @@ from msgflux.nn._config import AgentConfig
 from msgflux.nn._tools import ToolRunner
 from msgflux.nn._verbose import Reporter, snake_case
 from msgflux.nn.errors import ToolTurnLimitError
+from msgflux.telemetry import state as _telemetry
 
 if TYPE_CHECKING:
     from msgflux.tools import Tool, ToolCallAggregator, ToolDefinitions
@@ -222,6 +223,17 @@ class Agent:
 
     def forward(self, task: str | Sequence[Mapping[str, Any]]) -> Any:
         """Run the agent on ``task``: the model, the tool loop, the shaped answer."""
+        if _telemetry.observer is not None:  # msgflux.instrument(): the run in its span
+            return _telemetry.observer.invoke_agent(self, task, self._run)
+        return self._run(task)
+
+    async def aforward(self, task: str | Sequence[Mapping[str, Any]]) -> Any:
+        """Async ``forward``."""
+        if _telemetry.observer is not None:
+            return await _telemetry.observer.ainvoke_agent(self, task, self._arun)
+        return await self._arun(task)
+
+    def _run(self, task: str | Sequence[Mapping[str, Any]]) -> Any:
         messages = _initial_messages(task)
         if self._settings.stream:
             from msgflux.nn._relay import stream_sync
@@ -238,8 +250,7 @@ class Agent:
             messages.extend(aggregator.get_messages())
             turn += 1
 
-    async def aforward(self, task: str | Sequence[Mapping[str, Any]]) -> Any:
-        """Async ``forward``."""
+    async def _arun(self, task: str | Sequence[Mapping[str, Any]]) -> Any:
         messages = _initial_messages(task)
         if self._settings.stream:
             from msgflux.nn._relay import stream_async

@@ -26,7 +26,10 @@ Choosing the policy, with the model's ``retry=``:
   applied to the model's calls: used as the ``Retrying`` it builds (``as_retry_policy``).
 
 Transports never retry on their own (the ``openai`` SDK is built with ``max_retries=0``),
-so the two layers do not multiply. Each retry is logged at INFO on ``msgflux.retry``.
+so the two layers do not multiply. Each retry is one INFO line on ``msgflux.retry`` (which
+call, which attempt, why, and the wait before the next), and, with ``msgflux.instrument()``,
+a ``msgflux.retry`` event on the call's span; a caller's tenacity policy gets the same
+line before its own ``before_sleep``.
 
 The first attempt of a default or dict policy runs outside tenacity: a call that succeeds
 pays nothing for the policy; tenacity takes over from the first retryable failure (and
@@ -249,20 +252,54 @@ def _should_retry(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCall
     return should_retry
 
 
-def _log_retry(retry_state: tenacity.RetryCallState) -> None:
-    outcome = retry_state.outcome
-    error = outcome.exception() if outcome is not None else None
-    logger.info(
-        "attempt %d failed (%s: %s); retrying in %.2fs",
-        retry_state.attempt_number,
-        type(error).__name__,
-        error,
-        retry_state.upcoming_sleep,
-    )
+def _retry_reporter(
+    what: str, max_attempts: int | None, *, honours_retry_after: bool
+) -> Callable[[tenacity.RetryCallState], None]:
+    """The ``before_sleep`` that says why a call is retried and after how long.
+
+    One INFO line on ``msgflux.retry`` and, with ``msgflux.instrument()``, a
+    ``msgflux.retry`` event on the call's span (``msgflux.telemetry.events.retry``).
+    """
+
+    def report(retry_state: tenacity.RetryCallState) -> None:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if error is None:  # a caller's policy retrying on a result, not an error
+            return
+        from msgflux.telemetry import events
+
+        events.retry(
+            what=what,
+            attempt=retry_state.attempt_number,
+            max_attempts=max_attempts,
+            error=error,
+            delay=float(retry_state.upcoming_sleep or 0.0),
+            server_asked=honours_retry_after and _retry_after(error) is not None,
+        )
+
+    return report
+
+
+def _then(
+    first: Callable[[tenacity.RetryCallState], None], second: Any
+) -> Callable[[tenacity.RetryCallState], None]:
+    """``first``, then the caller's own hook ``second`` (if any)."""
+    if second is None:
+        return first
+
+    def both(retry_state: tenacity.RetryCallState) -> Any:
+        first(retry_state)
+        return second(retry_state)
+
+    return both
 
 
 def build_retrying(
-    policy: Any = None, *, asynchronous: bool = False, started: float | None = None
+    policy: Any = None,
+    *,
+    asynchronous: bool = False,
+    started: float | None = None,
+    what: str = "a call",
 ) -> tenacity.BaseRetrying | None:
     """The tenacity object that runs ``policy`` (``None`` when retries are off).
 
@@ -271,6 +308,7 @@ def build_retrying(
         asynchronous: Build an ``AsyncRetrying`` (for coroutine functions).
         started: ``time.monotonic()`` when the first attempt started, if it ran before
             this object (the total-time bound counts from there).
+        what: How the retry log line names the call (``"openai/gpt-4.1-mini"``).
 
     Returns:
         A fresh ``Retrying`` / ``AsyncRetrying``, or ``None`` for ``retry=False``.
@@ -279,16 +317,18 @@ def build_retrying(
     if policy is False:
         return None
     if isinstance(policy, tenacity.BaseRetrying):
+        # The caller's policy as given; msgflux's retry line is said before its own hook.
+        report = _then(_retry_reporter(what, None, honours_retry_after=False), policy.before_sleep)
         wanted = tenacity.AsyncRetrying if asynchronous else tenacity.Retrying
         if isinstance(policy, wanted):
-            return policy.copy()
+            return policy.copy(before_sleep=report)
         return wanted(
             stop=policy.stop,
             wait=policy.wait,
             retry=policy.retry,
             before=policy.before,
             after=policy.after,
-            before_sleep=policy.before_sleep,
+            before_sleep=report,
             reraise=policy.reraise,
             retry_error_cls=policy.retry_error_cls,
             retry_error_callback=policy.retry_error_callback,
@@ -299,7 +339,9 @@ def build_retrying(
         "retry": _should_retry(settings),
         "wait": _Wait(settings),
         "stop": _Stop(settings, started),
-        "before_sleep": _log_retry,
+        "before_sleep": _retry_reporter(
+            what, int(settings["max_attempts"]), honours_retry_after=True
+        ),
         "reraise": True,
     }
     return tenacity.AsyncRetrying(**kwargs) if asynchronous else tenacity.Retrying(**kwargs)
@@ -326,7 +368,7 @@ def call_with_retry(model: Any, send: Callable[[], T]) -> T:
     policy = as_retry_policy(getattr(model, "retry", None))
     if isinstance(policy, tenacity.BaseRetrying):  # the caller's own policy runs every attempt
         replay: list[Exception] = []
-        retrying = build_retrying(policy)
+        retrying = build_retrying(policy, what=_what(model))
     else:
         started = time.monotonic()
         try:
@@ -340,7 +382,7 @@ def call_with_retry(model: Any, send: Callable[[], T]) -> T:
         if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
             raise first
         replay = [first]
-        retrying = build_retrying(policy, started=started)
+        retrying = build_retrying(policy, started=started, what=_what(model))
     assert retrying is not None
 
     def attempt() -> T:
@@ -363,7 +405,7 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
     policy = as_retry_policy(getattr(model, "retry", None))
     if isinstance(policy, tenacity.BaseRetrying):
         replay: list[Exception] = []
-        retrying = build_retrying(policy, asynchronous=True)
+        retrying = build_retrying(policy, asynchronous=True, what=_what(model))
     else:
         started = time.monotonic()
         try:
@@ -377,7 +419,7 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
         if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
             raise first
         replay = [first]
-        retrying = build_retrying(policy, asynchronous=True, started=started)
+        retrying = build_retrying(policy, asynchronous=True, started=started, what=_what(model))
     assert retrying is not None
 
     # tenacity awaits only coroutine *functions*: this must be ``async def``.
@@ -391,6 +433,15 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
             raise
 
     return await retrying(attempt)
+
+
+def _what(model: Any) -> str:
+    """``"provider/model_id"`` of a model, for the retry line."""
+    provider = getattr(model, "provider", None)
+    model_id = getattr(model, "model_id", None)
+    if isinstance(provider, str) and isinstance(model_id, str):
+        return f"{provider}/{model_id}"
+    return type(model).__name__
 
 
 def _redact(model: Any, error: BaseException) -> None:

@@ -100,6 +100,9 @@ def _decode_completion(model: Any, completion: Any, response: Any) -> None:
     completion_id = getattr(completion, "id", None)
     if completion_id:
         metadata.id = completion_id
+    answering_model = getattr(completion, "model", None)
+    if answering_model:
+        metadata.model = answering_model  # the model that answered (may name a snapshot)
 
 
 def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None:
@@ -152,6 +155,10 @@ def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None
     chunk_id = getattr(chunk, "id", None)
     if chunk_id and "id" not in response.pending_metadata:
         response.update_metadata(id=chunk_id)
+        # The answering model, read with the id (once per stream, not per chunk).
+        chunk_model = getattr(chunk, "model", None)
+        if chunk_model:
+            response.update_metadata(model=chunk_model)
 
 
 def _merge_logprobs(response: ModelStreamResponse, logprobs: dict[str, Any]) -> None:
