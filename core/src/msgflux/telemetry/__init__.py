@@ -16,7 +16,7 @@ What is recorded follows the OpenTelemetry semantic conventions for generative A
 ``docs/registry/attributes/gen-ai.md`` of open-telemetry/semantic-conventions):
 
 - a ``chat {model}`` span (``CLIENT``) per model call: ``gen_ai.operation.name``,
-  ``gen_ai.provider.name`` (``gen_ai.system`` unless ``OTEL_SEMCONV_STABILITY_OPT_IN``
+  ``gen_ai.provider.name`` (and ``gen_ai.system`` too unless ``OTEL_SEMCONV_STABILITY_OPT_IN``
   lists ``gen_ai_latest_experimental``), ``gen_ai.request.model`` and the request's
   ``gen_ai.request.*`` parameters, ``gen_ai.output.type``, ``gen_ai.response.id`` /
   ``model`` / ``finish_reasons``, ``gen_ai.usage.input_tokens`` / ``output_tokens`` /

@@ -7,12 +7,13 @@ client metrics ``docs/gen-ai/gen-ai-metrics.md`` of open-telemetry/semantic-conv
 (v1.37 and later), published at https://opentelemetry.io/docs/specs/semconv/gen-ai/.
 
 ``OTEL_SEMCONV_STABILITY_OPT_IN``: the conventions' transition plan lets an instrumentation
-keep emitting the GenAI conventions of v1.36 and earlier by default and emit the latest
-experimental ones, without the old, when the comma-separated list holds
-``gen_ai_latest_experimental``. msgflux follows it: by default the provider is recorded as
-``gen_ai.system`` (what the ``openai`` SDK's instrumentation, which msgflux 0.5 users saw,
-records by default), and with the opt-in as ``gen_ai.provider.name``. Attributes that never
-had an older name (cached and reasoning tokens, time to first chunk) are recorded either way.
+keep the names of v1.36 and earlier by default and emit only the latest experimental ones
+when the comma-separated list holds ``gen_ai_latest_experimental``. msgflux records the
+provider as ``gen_ai.provider.name`` always and, by default, also as ``gen_ai.system`` (what the
+``openai`` SDK's instrumentation, which msgflux 0.5 users saw, records), so dashboards built on
+either name keep working; with the opt-in, only ``gen_ai.provider.name``. Attributes that
+never had an older name (cached and reasoning tokens, time to first chunk) are recorded
+either way.
 
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``: message content (prompts, answers,
 tool arguments and results) is recorded only when this says so: ``true`` (the older

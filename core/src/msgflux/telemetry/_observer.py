@@ -47,8 +47,8 @@ class Observer:
     Args:
         tracer: An OpenTelemetry ``Tracer``.
         meter: An OpenTelemetry ``Meter``.
-        latest: Emit the latest experimental GenAI conventions (``gen_ai.provider.name``)
-            rather than those of v1.36 (``gen_ai.system``).
+        latest: Emit only the latest experimental GenAI conventions (``gen_ai.provider.name``);
+            otherwise the provider is also named as v1.36 did (``gen_ai.system``).
         capture_content: Record prompts, answers, tool arguments and results.
     """
 
@@ -57,11 +57,13 @@ class Observer:
         self.metrics = Metrics(meter)
         self.latest = latest
         self.capture_content = capture_content
-        self.provider_key = names.PROVIDER if latest else names.SYSTEM
 
     def model_attributes(self, model: Any, operation: str) -> dict[str, Any]:
-        provider = names.provider_name(model.provider, latest=self.latest)
-        return attrs.model_attributes(model, operation, self.provider_key, provider)
+        provider = names.provider_name(model.provider, latest=True)
+        attributes = attrs.model_attributes(model, operation, names.PROVIDER, provider)
+        if not self.latest:  # the transition: the v1.36 name beside the latest one
+            attributes[names.SYSTEM] = names.provider_name(model.provider, latest=False)
+        return attributes
 
     # -- model calls ---------------------------------------------------------------------------
 
