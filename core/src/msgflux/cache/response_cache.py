@@ -236,6 +236,7 @@ class ResponseCache:
             **self.cache_info(),
             "backend": self._guard.name,
             "in_flight": len(self._flights),
+            "waiting": self._flights.waiting(),
             "failures": self._guard.failures,
         }
 

@@ -26,11 +26,13 @@ class Flight:
         value: The leader's value (meaningful when ``error`` is ``None`` and not abandoned).
         error: The leader's exception, delivered to every follower.
         abandoned: The leader stopped without an outcome (cancelled): followers start again.
+        followers: How many callers joined it besides the leader.
     """
 
-    __slots__ = ("abandoned", "done", "error", "value")
+    __slots__ = ("abandoned", "done", "error", "followers", "value")
 
     def __init__(self) -> None:
+        self.followers = 0
         self.done = Signal()
         self.value: Any = None
         self.error: BaseException | None = None
@@ -49,6 +51,7 @@ class SingleFlight:
         with self._lock:
             flight = self._flights.get(key)
             if flight is not None:
+                flight.followers += 1
                 return flight, False
             flight = self._flights[key] = Flight()
             return flight, True
@@ -77,3 +80,8 @@ class SingleFlight:
         """How many keys are in flight."""
         with self._lock:
             return len(self._flights)
+
+    def waiting(self) -> int:
+        """How many followers wait for flights in progress."""
+        with self._lock:
+            return sum(flight.followers for flight in self._flights.values())
