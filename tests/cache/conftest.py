@@ -65,7 +65,8 @@ class RedisServer:
                 except redis.ConnectionError:
                     if self.process.poll() is not None or time.monotonic() > deadline:
                         self.stop()
-                        raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                        message = f"redis-server did not start on port {self.port}"
+                        raise RuntimeError(message) from None
                     time.sleep(0.02)
         finally:
             client.close()
