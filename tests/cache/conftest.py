@@ -35,8 +35,8 @@ def _free_port() -> int:
 class RedisServer:
     """A ``redis-server`` child process on 127.0.0.1 (``url``), stopped by PID."""
 
-    def __init__(self, binary: str) -> None:
-        self.port = _free_port()
+    def __init__(self, binary: str, port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
             [
@@ -121,13 +121,14 @@ def redis_server(redis_session: RedisServer) -> RedisServer:
 
 
 @pytest.fixture
-def start_redis() -> Iterator[Callable[[], RedisServer]]:
-    """``start_redis()``: a redis-server of this test's own (to kill), stopped afterwards."""
+def start_redis() -> Iterator[Callable[..., RedisServer]]:
+    """``start_redis(port=None)``: a redis-server of this test's own (to kill), stopped
+    afterwards."""
     binary = _redis_binary()
     started: list[RedisServer] = []
 
-    def start() -> RedisServer:
-        server = RedisServer(binary)
+    def start(port: int | None = None) -> RedisServer:
+        server = RedisServer(binary, port)
         started.append(server)
         return server
 

@@ -24,11 +24,13 @@ class FailureGuard:
     Args:
         name: How the cache is named in the log (no credentials).
         retry_after: Seconds a failing backend is left alone before it is tried again.
+        hint: What the user can do about a failing backend (the backend's ``failure_hint``).
     """
 
-    def __init__(self, name: str, retry_after: float) -> None:
+    def __init__(self, name: str, retry_after: float, hint: str = "") -> None:
         self.name = name
         self.retry_after = retry_after
+        self.hint = hint
         self.failures = 0
         self._out_until = 0.0
         self._logged: set[str] = set()
@@ -46,7 +48,8 @@ class FailureGuard:
         self._record(
             kind,
             f"cache {self.name}: {kind} failed ({type(error).__name__}: {error}); answering "
-            f"without the cache, trying it again after {self.retry_after:g} s",
+            f"without the cache, trying it again after {self.retry_after:g} s"
+            + (f"; {self.hint}" if self.hint else ""),
         )
 
     def recovered(self) -> None:

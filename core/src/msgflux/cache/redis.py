@@ -58,6 +58,7 @@ class RedisCache:
         if client is None:
             client = _client(url, timeout)
         self.url = redact_url(url)
+        self.failure_hint = f"is the Redis server at {self.url} up?"
         self.prefix = prefix
         self.ttl = ttl
         self.timeout = timeout

@@ -68,7 +68,7 @@ class ResponseCache:
         self.backend = backend
         #: Whether keys must be the same in every process (a store shared between processes).
         self.portable_keys = not getattr(backend, "process_local", False)
-        self._guard = FailureGuard(repr(backend), retry_after)
+        self._guard = FailureGuard(repr(backend), retry_after, getattr(backend, "failure_hint", ""))
         self._flights = SingleFlight()
         self._aget = getattr(backend, "aget", None)
         self._aset = getattr(backend, "aset", None)

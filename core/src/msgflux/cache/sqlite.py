@@ -99,6 +99,9 @@ class SQLiteCache:
             ):
                 raise ValueError(f"`{name}` must be a positive integer, got {bound!r}")
         self.path = Path(path).expanduser() if path is not None else default_cache_path()
+        self.failure_hint = (
+            f"if {self.path} is corrupt (not a database, malformed), delete it to start afresh"
+        )
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self.ttl = ttl
