@@ -22,8 +22,9 @@ def cache_warnings(caplog):
     return warnings
 
 
-async def test_redis_killed_mid_run(make_model, start_redis, loopback_server, requests_to,
-                                    cache_warnings):  # fmt: skip
+async def test_redis_killed_mid_run(
+    make_model, start_redis, loopback_server, requests_to, cache_warnings
+):
     server = start_redis()
     model = make_model(cache=server.url)
     assert model("before").data == "echo: before"
@@ -41,8 +42,9 @@ async def test_redis_killed_mid_run(make_model, start_redis, loopback_server, re
     assert "RedisCache" in warning and "get failed" in warning and "up?" in warning
 
 
-def test_redis_is_used_again_once_it_is_back(make_model, start_redis, loopback_server,
-                                            requests_to, cache_warnings):  # fmt: skip
+def test_redis_is_used_again_once_it_is_back(
+    make_model, start_redis, loopback_server, requests_to, cache_warnings
+):
     server = start_redis()
     cache = ResponseCache(backend=RedisCache(server.url), retry_after=0.2)
     model = make_model(cache=cache)
@@ -57,8 +59,9 @@ def test_redis_is_used_again_once_it_is_back(make_model, start_redis, loopback_s
     assert len(cache_warnings()) == 1
 
 
-def test_a_corrupted_sqlite_file_is_bypassed(make_model, tmp_path, loopback_server, requests_to,
-                                             cache_warnings):  # fmt: skip
+def test_a_corrupted_sqlite_file_is_bypassed(
+    make_model, tmp_path, loopback_server, requests_to, cache_warnings
+):
     path = tmp_path / "answers.sqlite3"
     store = SQLiteCache(path)
     store.set("k", b"v")
@@ -74,8 +77,9 @@ def test_a_corrupted_sqlite_file_is_bypassed(make_model, tmp_path, loopback_serv
     assert str(path) in warning and "delete it" in warning
 
 
-def test_a_sqlite_file_corrupted_under_a_live_model(make_model, tmp_path, loopback_server,
-                                                    requests_to, cache_warnings):  # fmt: skip
+def test_a_sqlite_file_corrupted_under_a_live_model(
+    make_model, tmp_path, loopback_server, requests_to, cache_warnings
+):
     path = tmp_path / "answers.sqlite3"
     model = make_model(cache=path)
     model("stored")
@@ -88,8 +92,9 @@ def test_a_sqlite_file_corrupted_under_a_live_model(make_model, tmp_path, loopba
     assert len(cache_warnings()) == 1
 
 
-def test_a_corrupt_entry_is_a_miss_and_is_replaced(make_model, tmp_path, loopback_server,
-                                                   requests_to, cache_warnings):  # fmt: skip
+def test_a_corrupt_entry_is_a_miss_and_is_replaced(
+    make_model, tmp_path, loopback_server, requests_to, cache_warnings
+):
     model = make_model(cache=tmp_path / "c.sqlite3")
     model("q")
     backend = model._response_cache.backend
@@ -116,8 +121,9 @@ class Broken:
     get = set = delete = clear = stats = _fail
 
 
-async def test_a_backend_that_raises_is_logged_once_per_kind(make_model, loopback_server,
-                                                             requests_to, cache_warnings):  # fmt: skip
+async def test_a_backend_that_raises_is_logged_once_per_kind(
+    make_model, loopback_server, requests_to, cache_warnings
+):
     backend = Broken()
     cache = ResponseCache(backend=backend, retry_after=3600)
     model = make_model(cache=cache)
