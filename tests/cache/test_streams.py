@@ -94,7 +94,8 @@ async def test_a_tool_call_stream_replays_its_calls(make_model, loopback_server,
 
 
 def test_a_stream_left_early_is_not_recorded(make_model, loopback_server, requests_to):
-    loopback_server.set_handler(lambda request: ANSWER.replace(chunk_delay=0.05))
+    loopback_server.enqueue(ANSWER.replace(stall_after=5))  # never finishes by itself
+    loopback_server.set_handler(lambda request: ANSWER)
     model = make_model(cache="memory")
     stream = model("q", stream=True)
     assert next(iter(stream)) == "The "
