@@ -101,9 +101,19 @@ def _redis_binary() -> str:
         )
         if os.environ.get("MSGFLUX_REQUIRE_REDIS"):
             pytest.fail(reason)
+        _skipped.add(reason)
         pytest.skip(reason)
     pytest.importorskip("redis", reason="the redis client is missing: pip install 'msgflux[redis]'")
     return binary
+
+
+_skipped: set[str] = set()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # Skipped Redis tests are said out loud, not only counted among the skips.
+    for reason in sorted(_skipped):
+        terminalreporter.write_line(f"Redis cache tests skipped: {reason}", yellow=True)
 
 
 @pytest.fixture(scope="session")
