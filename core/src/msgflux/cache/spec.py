@@ -21,10 +21,12 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.cache.response_cache import ResponseCache
+
+if TYPE_CHECKING:  # pathlib loads when a disk cache is asked for: `import msgflux` stays light
+    from pathlib import Path
 
 __all__ = ["open_cache"]
 
@@ -93,7 +95,9 @@ def _from_text(cache: str | os.PathLike[str], max_entries: int | None) -> Respon
 
 
 def _sqlite_path(cache: str | os.PathLike[str], text: str) -> Path | None:
-    """The SQLite file ``cache`` names; ``Path()`` for the default one; ``None`` if none."""
+    """The SQLite file ``cache`` names; ``None`` if it names none."""
+    from pathlib import Path
+
     if text == "disk":
         from msgflux.cache.sqlite import default_cache_path
 
