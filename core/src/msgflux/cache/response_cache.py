@@ -86,6 +86,10 @@ class ResponseCache:
         Identical calls at the same time (threads, or a mix of threads and tasks) run
         ``compute`` once; the others get a copy of its answer, or its exception.
         """
+        response = self._response(self._read(key))
+        if response is not None:  # a hit needs no flight
+            self._count(hit=True)
+            return response
         while True:
             flight, leader = self._flights.join(key)
             if leader:
@@ -102,6 +106,10 @@ class ResponseCache:
         self, key: str, compute: Callable[[], Awaitable[ModelResponse]], ttl: float | None = None
     ) -> ModelResponse:
         """Async ``fetch``: ``compute`` returns an awaitable; waiting never blocks the loop."""
+        response = self._response(await self._aread(key))
+        if response is not None:
+            self._count(hit=True)
+            return response
         while True:
             flight, leader = self._flights.join(key)
             if leader:
@@ -119,6 +127,7 @@ class ResponseCache:
         ttl: float | None,
     ) -> ModelResponse:
         try:
+            # Read again: an identical call may have stored its answer since our miss.
             payload = self._read(key)
             response = self._response(payload)
             self._count(hit=response is not None)
