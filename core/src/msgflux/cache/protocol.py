@@ -36,7 +36,8 @@ Rules a backend follows:
 - ``stats()`` returns at least ``currsize`` (entries held), and ``maxsize`` if bounded.
 
 Optional members: ``aget(key)`` / ``aset(key, value, ttl)`` coroutines, used by async calls
-instead of the blocking methods (a network backend should have them); ``close()``; and
+instead of the blocking methods (a network backend should have them); ``close()``;
+``failure_hint``, a sentence the failure warning ends with (what the user can check); and
 ``process_local = True`` for a store that lives in one process's memory, where keys may
 name classes by identity (see ``msgflux.cache.keys``).
 """

@@ -74,6 +74,11 @@ class ChatCompletionModel:
 
     model_type = "chat_completion"
     provider: str = ""  # set by @register_model subclasses; otherwise passed in
+    # Cache settings, set from ModelSettings by _apply_options (declared for type checkers).
+    enable_cache: bool
+    cache_size: int
+    cache: Any
+    cache_ttl: float | None
 
     def __init__(self, model_id: str, *, provider: str | None = None, **options: Any) -> None:
         if not isinstance(model_id, str) or not model_id:
