@@ -162,8 +162,8 @@ def report_cache(results: dict) -> list[str]:
                 cells.append(f"{cpu:,.1f} / {wall:,.1f}")
             else:
                 cells.append(
-                    f"{cpu:,.1f} / {wall:,.1f} (**{base[0] / cpu:.0f}x** / "
-                    f"**{base[1] / wall:.0f}x**)"
+                    f"{cpu:,.1f} / {wall:,.1f} (**{base[0] / cpu:.1f}x** / "
+                    f"**{base[1] / wall:.1f}x**)"
                 )
         lines.append(f"| {title} (µs/{unit}) | " + " | ".join(cells) + " |")
     lines.append("")
