@@ -147,3 +147,19 @@ def test_ttl_per_call_then_per_model_then_per_backend(make_model, loopback_serve
     time.sleep(0.3)
     backend_ttl("backend ttl")
     assert requests_to(loopback_server) == 5
+
+
+def test_a_serialized_model_keeps_its_cache(
+    make_model, tmp_path, loopback_server, requests_to, monkeypatch
+):
+    import msgflux as mf
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    model = make_model(cache=f"disk:{tmp_path}/kept.db", cache_ttl=3600)
+    model("hi")
+    state = model.serialize()
+    assert state["state"]["cache_ttl"] == 3600
+    again = mf.Model.from_serialized(state)
+    assert again("hi").data == "echo: hi"
+    assert requests_to(loopback_server) == 1
+    again.close()
