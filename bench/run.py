@@ -33,6 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cache_hits  # noqa: E402
 import contenders as cs  # noqa: E402
 import otel  # noqa: E402
 
@@ -436,6 +437,9 @@ def report(results: dict[str, Any]) -> str:
         for name, why in memory.get("errors", {}).items():
             out.append(f"| {name} | n/a: {why} | |")
         out.append("")
+    cache = results.get("cache")
+    if cache:
+        out += cache_hits.report_cache(cache)
     http = results.get("http")
     if http:
         names, samples, unavailable = http["names"], http["samples"], http["unavailable"]
@@ -463,8 +467,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument(
         "--sections",
-        default="main,imports,memory,http,otel",
-        help="comma-separated: main, imports, memory, http, otel",
+        default="main,imports,memory,cache,http,otel",
+        help="comma-separated: main, imports, memory, cache, http, otel",
     )
     parser.add_argument(
         "--otel-baseline",
@@ -507,6 +511,11 @@ def main() -> None:
             log("memory:")
             results["memory"] = bench_memory(
                 server.base_url, results["inflight"], 1 if args.quick else 3, log
+            )
+        if "cache" in sections:
+            log("cache hits (client CPU µs/op):")
+            results["cache"] = cache_hits.bench_cache(
+                server.base_url, rounds, 100 if args.quick else 300, log
             )
         if "http" in sections:
             log("HTTP layer candidates (client CPU µs/op):")

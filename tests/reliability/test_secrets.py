@@ -162,7 +162,7 @@ def test_cache_keys_do_not_depend_on_the_key(loopback_server, transport):
             extra_headers={"Authorization": f"Bearer {api_key}"},
         )
         model("hello")
-        keys.append(list(model._response_cache._entries))
+        keys.append(model._response_cache.backend.keys())
         model.close()
     assert keys[0] == keys[1] and len(keys[0]) == 1
     assert KEY not in keys[0][0]

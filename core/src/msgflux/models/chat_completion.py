@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import msgspec
 
+from msgflux.cache import ResponseCache, open_cache
 from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError
 from msgflux.models import finishing, sending
 from msgflux.models._secret import Secret
-from msgflux.models.cache import ResponseCache
 from msgflux.models.clients import ChatClients
 from msgflux.models.request import PreparedCall, check_timeout, prepare_call
 from msgflux.models.response import ModelResponse, ModelStreamResponse
@@ -53,7 +53,7 @@ _SETTINGS = frozenset(DEFAULTS)
 _SENT_OPTIONS = (*REQUEST_OPTIONS, *NEUTRAL_OPTIONS)
 # Model options serialize() writes as they are; the API key never, the others filtered.
 _SERIALIZED_AS_IS = tuple(
-    name for name in MODEL_OPTIONS if name not in ("api_key", "retry", "extra_headers")
+    name for name in MODEL_OPTIONS if name not in ("api_key", "retry", "extra_headers", "cache")
 )
 _LEGACY_PARAM_KEYS = ("max_tokens", "tools", "tool_choice")
 _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
@@ -76,6 +76,11 @@ class ChatCompletionModel(BehaviourOptions):
 
     model_type = "chat_completion"
     provider: str = ""  # set by @register_model subclasses; otherwise passed in
+    # Cache settings, set from ModelSettings by _apply_options (declared for type checkers).
+    enable_cache: bool
+    cache_size: int
+    cache: Any
+    cache_ttl: float | None
 
     def __init__(self, model_id: str, *, provider: str | None = None, **options: Any) -> None:
         if not isinstance(model_id, str) or not model_id:
@@ -99,6 +104,8 @@ class ChatCompletionModel(BehaviourOptions):
         self._response_cache: ResponseCache | None = None
         self._hooks.validate_options(self, self.options)
         self._initialize()
+        if self.cache_ttl is not None and self._response_cache is None:
+            raise ValueError("`cache_ttl` needs a cache: pass cache=... (or enable_cache=True)")
         if self._api_key is None:
             key = self._get_api_key()
             self._api_key = Secret(key) if key else None
@@ -222,7 +229,12 @@ class ChatCompletionModel(BehaviourOptions):
         if not isinstance(clients, ChatClients):
             clients = ChatClients(*clients)
         self.client, self.aclient, self._close_clients, self._aclose_clients = clients
-        self._response_cache = ResponseCache(self.cache_size) if self.enable_cache else None
+        self._response_cache = open_cache(
+            self.cache,
+            enable_cache=self.enable_cache,
+            cache_size=self.cache_size,
+            size_given=self.cache_size != DEFAULTS["cache_size"],
+        )
 
     # -- hooks as methods (a @register_model class may override these) -------------------------
 
@@ -300,12 +312,13 @@ class ChatCompletionModel(BehaviourOptions):
             from msgflux.models.streaming import stream as start_stream
 
             return start_stream(self, call)
-        cached = self._cached(call)
-        if cached is not None:
-            return cached
-        response = finishing.respond(self, sending.send(self, call.params), call)
-        self._store(call, response)
-        return response
+        if call.cache_key is None or self._response_cache is None:
+            return finishing.respond(self, sending.send(self, call.params), call)
+        return self._response_cache.fetch(
+            call.cache_key,
+            lambda: finishing.respond(self, sending.send(self, call.params), call),
+            call.cache_ttl,
+        )
 
     @overload
     async def acall(
@@ -336,29 +349,13 @@ class ChatCompletionModel(BehaviourOptions):
             from msgflux.models.streaming import astream
 
             return await astream(self, call)
-        cached = self._cached(call)
-        if cached is not None:
-            return cached
-        response = finishing.respond(self, await sending.asend(self, call.params), call)
-        self._store(call, response)
-        return response
+        if call.cache_key is None or self._response_cache is None:
+            return finishing.respond(self, await sending.asend(self, call.params), call)
 
-    def _cached(self, call: PreparedCall) -> ModelResponse | None:
-        if self._response_cache is None or call.cache_key is None:
-            return None
-        hit, response = self._response_cache.get(call.cache_key)
-        if not hit:
-            return None
-        cached: ModelResponse = response
-        if _telemetry.observer is not None:
-            from msgflux.telemetry import events
+        async def answer() -> ModelResponse:
+            return finishing.respond(self, await sending.asend(self, call.params), call)
 
-            events.cache_hit("memory")
-        return cached
-
-    def _store(self, call: PreparedCall, response: ModelResponse) -> None:
-        if self._response_cache is not None and call.cache_key is not None:
-            self._response_cache.set(call.cache_key, response)
+        return await self._response_cache.afetch(call.cache_key, answer, call.cache_ttl)
 
     # -- model facts ---------------------------------------------------------------------------
 
@@ -398,6 +395,12 @@ class ChatCompletionModel(BehaviourOptions):
             state["extra_headers"] = headers
         if self.retry is False or isinstance(self.retry, dict):
             state["retry"] = _json_safe(self.retry)
+        if isinstance(self.cache, bool | str | os.PathLike):  # a backend object is not state
+            from msgflux.cache.redis import redact_url
+
+            state["cache"] = (
+                self.cache if isinstance(self.cache, bool) else redact_url(os.fspath(self.cache))
+            )
         state.update(self._changed_provider_options())
         return {
             "msgflux_type": "model",

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from msgflux.cache.keys import request_cache_key
 from msgflux.errors import UnsupportedParameterError
-from msgflux.models.cache import request_cache_key
 from msgflux.models.settings import (
     CALL_OPTIONS,
     NEUTRAL_OPTIONS,
@@ -55,7 +55,8 @@ class PreparedCall:
         generation_schema: The msgspec Struct the answer decodes into, if any.
         structured: The ``StructuredOutput`` decoding the answer, if any.
         typed_parser: The name of the typed parser decoding the answer, if any.
-        cache_key: The response cache key, when the model caches and the call may be cached.
+        cache_key: The response cache key, when the model caches (streams too).
+        cache_ttl: Seconds the answer stays cached (``None``: the model's or backend's default).
     """
 
     params: dict[str, Any]
@@ -65,6 +66,7 @@ class PreparedCall:
     structured: Any = None
     typed_parser: str | None = None
     cache_key: str | None = None
+    cache_ttl: float | None = None
 
 
 def prepare_call(
@@ -103,13 +105,16 @@ def prepare_call(
     _add_transport_options(model, params, call_options)
 
     cache_key = None
-    if model._response_cache is not None and not stream:
+    cache_ttl = _cache_ttl(model, call_options)
+    if model._response_cache is not None:
         cache_key = _cache_key(model, params, schema, parser)
     params = model._run_adapt_params(params)
     neutral_leftovers(model.provider, params)
     for name in NEUTRAL_OPTIONS:
         params.pop(name, None)
-    return PreparedCall(params, stream, prefilling, schema, structured, parser, cache_key)
+    return PreparedCall(
+        params, stream, prefilling, schema, structured, parser, cache_key, cache_ttl
+    )
 
 
 def _split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -326,11 +331,25 @@ def check_timeout(timeout: Any) -> float | None:
     return timeout
 
 
+def _cache_ttl(model: ChatCompletionModel, call_options: Mapping[str, Any]) -> float | None:
+    """The call's ``cache_ttl`` (checked), else the model's."""
+    if "cache_ttl" not in call_options:
+        return model.cache_ttl  # type: ignore[no-any-return]
+    ttl = call_options["cache_ttl"]
+    if ttl is not None and model._response_cache is None:
+        raise ValueError("`cache_ttl` needs a cache: create the model with cache=... first")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
+        raise ValueError(f"`cache_ttl` must be a positive number of seconds, got {ttl!r}")
+    return ttl  # type: ignore[no-any-return]
+
+
 def _cache_key(model: ChatCompletionModel, params: dict[str, Any], schema: Any, parser: Any) -> str:
     # Everything that changes the answer or its decoding; never the API key (the key
-    # function also drops the timeout and credential headers from params).
+    # function also drops the timeout and credential headers from params). A cache shared
+    # between processes needs keys every process computes alike.
     return request_cache_key(
         params=params,
+        portable=getattr(model._response_cache, "portable_keys", False),
         schema=schema,
         typed_parser=parser,
         provider=model.provider,

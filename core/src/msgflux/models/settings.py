@@ -128,6 +128,17 @@ class BehaviourOptions:
     )
     enable_cache: Annotated[bool, _doc("Cache identical requests in process.")] = False
     cache_size: Annotated[int, _doc("How many answers the cache keeps.", gt=0)] = 128
+    cache: Annotated[
+        Any,
+        _doc(
+            "Response cache: True or 'memory', 'disk', 'disk:PATH', 'sqlite:///PATH', a path, "
+            "'redis://HOST:PORT/DB', or a backend object (see msgflux.cache)."
+        ),
+    ] = None
+    cache_ttl: (
+        Annotated[float, _doc("Seconds a cached answer lives (a call may override it).", gt=0)]
+        | None
+    ) = None
     retry: Annotated[
         Any,
         _doc(
@@ -164,6 +175,7 @@ CALL_OPTIONS = (
     "timeout",
     "extra_body",
     "extra_headers",
+    "cache_ttl",
     "tool_schemas",  # deprecated (spec 004): use tool_definitions
     "tool_choice",  # deprecated (spec 004): use tool_definitions
 )

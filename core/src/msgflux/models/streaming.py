@@ -6,6 +6,9 @@ provider chain's ``process_output``, and finishes the response with the stream's
 any. The call returns once the first chunk has arrived; a stream that fails before that
 raises at the call, so retries and gateways can act. Closing the response early (a
 consumer that stops) cancels the producer and closes the transport stream.
+
+With a response cache, a stream recorded earlier replays at once (``StreamRecord.replay``),
+and a stream is recorded only when it finished without error and was read to its end.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class _Handle:
 
 def stream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
     """Start a producer thread; return once the first chunk arrived (raise if none did)."""
+    if call.cache_key is not None and model._response_cache is not None:
+        replay = _replay(model, model._response_cache.get(call.cache_key), "sync")
+        if replay is not None:
+            return replay
     response = ModelStreamResponse("sync", keep_reasoning=model.return_reasoning)
     handle = _Handle()
 
@@ -81,12 +88,18 @@ def _produce(
         if handle.stream is not None:
             close_quietly(handle.stream)
         response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
+        if error is None and not handle.cancelled and call.cache_key is not None:
+            model._response_cache.set(call.cache_key, response, call.cache_ttl)
 
 
 async def astream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
     """Start a producer task on this loop; return once the first chunk arrived."""
     import asyncio  # loaded on first use: `import msgflux` stays light
 
+    if call.cache_key is not None and model._response_cache is not None:
+        replay = _replay(model, await model._response_cache.aget(call.cache_key), "async")
+        if replay is not None:
+            return replay
     response = ModelStreamResponse("async", keep_reasoning=model.return_reasoning)
     handle = _Handle()
     loop = asyncio.get_running_loop()
@@ -140,6 +153,8 @@ async def _aproduce(
         if handle.stream is not None:
             await aclose_quietly(handle.stream)
         response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
+        if error is None and not handle.cancelled and call.cache_key is not None:
+            await model._response_cache.aset(call.cache_key, response, call.cache_ttl)
 
 
 def _begin(
@@ -149,6 +164,22 @@ def _begin(
     if call.prefilling:
         response.add(call.prefilling)
     model._hooks.process_output(model, first, response)
+
+
+def _replay(
+    model: ChatCompletionModel, found: tuple[bool, Any], mode: str
+) -> ModelStreamResponse | None:
+    """The recorded stream a cache lookup found, replayed; ``None`` on a miss."""
+    from msgflux.cache import StreamRecord
+
+    _, record = found
+    if not isinstance(record, StreamRecord):
+        return None
+    return record.replay(
+        mode,
+        keep_reasoning=model.return_reasoning,
+        reasoning_in_tool_call=model.reasoning_in_tool_call,
+    )
 
 
 def _failed_before_any_chunk(response: ModelStreamResponse) -> bool:
