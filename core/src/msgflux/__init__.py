@@ -23,6 +23,7 @@ from msgflux.errors import (
     AuthenticationError,
     BadRequestError,
     MissingAPIKeyError,
+    ModelRouterError,
     MsgfluxError,
     PluginConflictError,
     PluginLoadError,
@@ -33,9 +34,11 @@ from msgflux.errors import (
     RateLimitError,
     RequestTimeoutError,
     ResponseDecodeError,
+    StreamInterruptedError,
     StructuredOutputError,
     UnsupportedParameterError,
 )
+from msgflux.gateway import ModelGateway
 from msgflux.hookspecs import hookimpl
 from msgflux.models.chat_completion import ChatCompletionModel
 from msgflux.models.model import Model
@@ -52,7 +55,9 @@ __all__ = [
     "ChatCompletionModel",
     "MissingAPIKeyError",
     "Model",
+    "ModelGateway",
     "ModelResponse",
+    "ModelRouterError",
     "ModelStreamResponse",
     "MsgfluxError",
     "PluginConflictError",
@@ -65,6 +70,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "StreamInterruptedError",
     "StructuredOutputError",
     "UnsupportedParameterError",
     "__version__",
