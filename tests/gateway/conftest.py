@@ -46,6 +46,7 @@ class RawServer:
         self.mode = mode
         self.requests = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)  # accept() wakes up to notice stop()
         self.port = self._listener.getsockname()[1]
         self._held: list[socket.socket] = []
         self._closing = False
@@ -60,6 +61,8 @@ class RawServer:
         while not self._closing:
             try:
                 connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
@@ -82,10 +85,10 @@ class RawServer:
 
     def stop(self) -> None:
         self._closing = True
+        self._thread.join(5)
         self._listener.close()
         for connection in self._held:
             connection.close()
-        self._thread.join(5)
 
 
 @pytest.fixture
