@@ -109,7 +109,9 @@ def test_a_single_deployment_rate_limited_raises_with_the_wait(deploy, servers, 
         gateway("hello")
     (attempt,) = caught.value.attempts
     assert isinstance(attempt.error, RateLimitError) and attempt.error.retry_after == 30
-    with pytest.raises(ModelRouterError, match=r"a: not tried, circuit open for [23]\d\.\d\d s more"):
+    with pytest.raises(
+        ModelRouterError, match=r"a: not tried, circuit open for [23]\d\.\d\d s more"
+    ):
         gateway("hello")
     assert count(a) == 1
 
