@@ -166,5 +166,11 @@ def stopwatch() -> type[Stopwatch]:
 
 
 @pytest.fixture
+def api_key() -> str:
+    """The key ``deploy`` gives its models."""
+    return API_KEY
+
+
+@pytest.fixture
 def count() -> Callable[[Any], int]:
     return chat_requests
