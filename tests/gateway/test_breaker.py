@@ -73,7 +73,7 @@ def state(gateway, name="primary"):
 
 
 def test_consecutive_failures_open_the_circuit(setup):
-    clock, primary, standby, gateway = setup
+    _clock, primary, _standby, gateway = setup
     primary.failures = down(2)
     for _ in range(2):
         assert gateway("hi").metadata.gateway.deployment == "standby"
@@ -88,7 +88,7 @@ def test_consecutive_failures_open_the_circuit(setup):
 
 
 def test_an_answer_resets_the_count(setup):
-    clock, primary, standby, gateway = setup
+    _clock, primary, _standby, gateway = setup
     primary.failures = [down(1)[0]]
     gateway("hi")
     gateway("hi")  # the primary answers: its count is back to zero
@@ -98,7 +98,7 @@ def test_an_answer_resets_the_count(setup):
 
 
 def test_one_probe_after_the_cooldown_closes_it_on_success(setup):
-    clock, primary, standby, gateway = setup
+    clock, primary, _standby, gateway = setup
     primary.failures = down(2)
     gateway("hi"), gateway("hi")
     clock.now += 29.9
@@ -111,7 +111,7 @@ def test_one_probe_after_the_cooldown_closes_it_on_success(setup):
 
 
 def test_a_failed_probe_opens_it_for_a_new_cooldown(setup):
-    clock, primary, standby, gateway = setup
+    clock, primary, _standby, gateway = setup
     primary.failures = down(3)
     gateway("hi"), gateway("hi")
     clock.now += 31
@@ -122,7 +122,7 @@ def test_a_failed_probe_opens_it_for_a_new_cooldown(setup):
 
 
 def test_while_the_probe_runs_other_callers_go_elsewhere(setup):
-    clock, primary, standby, gateway = setup
+    clock, primary, _standby, gateway = setup
     primary.failures = down(2)
     gateway("hi"), gateway("hi")
     clock.now += 31
@@ -140,7 +140,7 @@ def test_while_the_probe_runs_other_callers_go_elsewhere(setup):
 
 
 def test_a_cancelled_probe_passes_the_turn_on(setup):
-    clock, primary, standby, gateway = setup
+    clock, primary, _standby, gateway = setup
     primary.failures = [*down(2), KeyboardInterrupt()]
     gateway("hi"), gateway("hi")
     clock.now += 31
@@ -151,7 +151,7 @@ def test_a_cancelled_probe_passes_the_turn_on(setup):
 
 
 def test_retry_after_rests_the_deployment_that_long(setup):
-    clock, primary, standby, gateway = setup
+    clock, primary, _standby, gateway = setup
     primary.failures = [RateLimitError("slow down", status=429, retry_after=5.0)]
     assert gateway("hi").metadata.gateway.deployment == "standby"
     assert state(gateway)["state"] == OPEN and state(gateway)["open_for"] == 5
@@ -160,14 +160,14 @@ def test_retry_after_rests_the_deployment_that_long(setup):
 
 
 def test_a_429_without_retry_after_counts_as_a_failure(setup):
-    clock, primary, standby, gateway = setup
+    _clock, primary, _standby, gateway = setup
     primary.failures = [RateLimitError("slow down", status=429)]
     assert gateway("hi").metadata.gateway.deployment == "standby"
     assert state(gateway)["state"] == CLOSED and state(gateway)["consecutive_failures"] == 1
 
 
 def test_every_circuit_open_fails_fast(setup):
-    clock, primary, standby, gateway = setup
+    _clock, primary, standby, gateway = setup
     primary.failures, standby.failures = down(2), down(2)
     for _ in range(2):
         with pytest.raises(ModelRouterError):

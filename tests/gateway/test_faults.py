@@ -216,7 +216,7 @@ def test_connection_refused(servers, deploy, count):
     with mf.ModelGateway(
         [{"name": "a", "model": nowhere}, {"name": "b", "model": deploy(b)}]
     ) as gateway:
-        text, meta = ask(gateway, "call")
+        _, meta = ask(gateway, "call")
     assert tried(meta) == ["a", "b"] and count(b) == 1
 
 

@@ -8,6 +8,7 @@ back, a probe closes its circuit and the traffic returns to it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -65,7 +66,7 @@ def test_a_flapping_primary(servers, deploy, count):
     assert len(during) >= THRESHOLD
     # After the first THRESHOLD failures only probes, each a full cooldown after the last.
     probes = during[THRESHOLD - 1 :]
-    gaps = [later - earlier for earlier, later in zip(probes, probes[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(probes)]
     assert all(gap >= COOLDOWN * 0.95 for gap in gaps), gaps
     assert len(during) <= THRESHOLD + outage / COOLDOWN + 1
 

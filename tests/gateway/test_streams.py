@@ -244,7 +244,7 @@ def test_closing_the_stream_early_releases_the_deployment(pair, count):
 
 
 async def test_cancelling_an_async_gateway_stream(pair, count):
-    a, b, build = pair
+    a, _, build = pair
     gateway = build()
     a.enqueue(Reply.text(" ".join(["w"] * 300), chunk_delay=0.005))
     response = await gateway.acall("hello", stream=True)
