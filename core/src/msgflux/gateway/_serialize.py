@@ -114,7 +114,7 @@ def deserialize(
     deployments = []
     for entry in entries:
         entry = dict(entry)
-        options = model_overrides.get(entry.get("name"), {})
+        options = model_overrides.get(str(entry.get("name")), {})
         entry["model"] = Model.from_serialized(entry["model"], **options)
         deployments.append(entry)
     return {"models": deployments, **state}

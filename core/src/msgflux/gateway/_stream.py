@@ -216,7 +216,7 @@ def _failure(ticket: Ticket, inner: ModelStreamResponse) -> BaseException | None
     """What ended ``inner`` early: its error, or a missing finish reason (a cut stream)."""
     if inner.error is not None:
         return inner.error
-    if (inner.metadata or {}).get("finish_reason") is None:
+    if inner.metadata is None or inner.metadata.get("finish_reason") is None:
         return ProviderConnectionError(
             f"the stream of deployment {ticket.deployment.name!r} ended before its last event "
             "(no finish_reason, e.g. no [DONE]): the answer may be cut short",
