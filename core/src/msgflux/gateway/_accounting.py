@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from msgflux.dotdict import dotdict
 from msgflux.errors import GatewayAttempt, ModelRouterError
 
 if TYPE_CHECKING:
@@ -45,13 +44,14 @@ class AttemptLog:
         """Record an attempt (``error`` is ``None`` for the one that answered)."""
         self._attempts.append((deployment, error))
 
-    def metadata(self, answering: Deployment) -> dotdict:
-        """``metadata.gateway`` of an answer from ``answering``."""
-        return dotdict(
-            deployment=answering.name,
-            group=answering.group,
-            model=answering.model_path,
-            attempts=[
+    def metadata(self, answering: Deployment) -> dict[str, Any]:
+        """``metadata.gateway`` of an answer from ``answering`` (the response's metadata
+        makes it a ``dotdict``)."""
+        return {
+            "deployment": answering.name,
+            "group": answering.group,
+            "model": answering.model_path,
+            "attempts": [
                 {
                     "deployment": deployment.name,
                     "model": deployment.model_path,
@@ -59,7 +59,7 @@ class AttemptLog:
                 }
                 for deployment, error in self._attempts
             ],
-        )
+        }
 
     def annotate(self, error: BaseException) -> BaseException:
         """``error``, with a note naming the attempts that failed before it (if any)."""

@@ -57,12 +57,10 @@ def order(strategy: str, candidates: Sequence[C], rng: random.Random) -> list[C]
     """``candidates`` in the order ``strategy`` tries them (see the module docstring)."""
     if strategy == "weighted":
         # Efraimidis-Spirakis: sorting by u ** (1 / w) draws without replacement with
-        # probability proportional to w, in one pass.
-        keys = {id(c): rng.random() ** (1.0 / c.weight) for c in candidates}
-        return sorted(candidates, key=lambda c: keys[id(c)], reverse=True)
+        # probability proportional to w, in one pass (``sorted`` calls the key once each).
+        return sorted(candidates, key=lambda c: rng.random() ** (1.0 / c.weight), reverse=True)
     if strategy == "least_busy":
-        ties = {id(c): rng.random() for c in candidates}
-        return sorted(candidates, key=lambda c: (c.in_flight, ties[id(c)]))
+        return sorted(candidates, key=lambda c: (c.in_flight, rng.random()))
     if strategy == "lowest_latency":
         return sorted(candidates, key=lambda c: (c.latency is not None, c.latency or 0.0, c.index))
     return sorted(candidates, key=lambda c: c.index)
