@@ -9,6 +9,7 @@ bounds are generous (the machine is shared), the faults much longer.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -30,7 +31,14 @@ MODES = ["call", "acall", "stream", "astream"]
 
 
 def ask(gateway: Any, mode: str, prompt: str = "hello", **options: Any) -> tuple[str, Any]:
-    """``(answer text, metadata.gateway)`` through one way of calling."""
+    """``(answer text, metadata.gateway)`` through one way of calling, within ``BOUND``."""
+    started = time.monotonic()
+    answer = _ask(gateway, mode, prompt, **options)
+    assert time.monotonic() - started < BOUND  # no fault below is waited out
+    return answer
+
+
+def _ask(gateway: Any, mode: str, prompt: str, **options: Any) -> tuple[str, Any]:
     if mode == "call":
         response = gateway(prompt, **options)
         return response.consume(), response.metadata.gateway
@@ -101,12 +109,13 @@ def test_429_without_retry_after_fails_over_and_counts_as_one_failure(pair, coun
     assert (count(a), count(b)) == (2, 1)
 
 
-def test_a_single_deployment_rate_limited_raises_with_the_wait(deploy, servers, count):
+def test_a_single_deployment_rate_limited_raises_with_the_wait(deploy, servers, count, stopwatch):
     (a,) = servers(1)
     gateway = mf.ModelGateway([{"name": "a", "model": deploy(a)}])
     a.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "30"}))
-    with pytest.raises(ModelRouterError) as caught:
+    with stopwatch() as watch, pytest.raises(ModelRouterError) as caught:
         gateway("hello")
+    assert watch.seconds < BOUND  # raised at once, not after the 30 s
     (attempt,) = caught.value.attempts
     assert isinstance(attempt.error, RateLimitError) and attempt.error.retry_after == 30
     with pytest.raises(
@@ -135,8 +144,9 @@ def test_the_deployments_own_retries_are_off(deploy, servers, count, stopwatch):
     model = deploy(a)  # the default policy would retry a 503 twice
     gateway = mf.ModelGateway([{"name": "a", "model": model}])
     a.enqueue(Reply.error(503, "overloaded"))
-    with pytest.raises(ModelRouterError):
+    with stopwatch() as watch, pytest.raises(ModelRouterError):
         gateway("hello")
+    assert watch.seconds < BOUND
     assert count(a) == 1
     a.enqueue(Reply.error(503, "overloaded"))
     assert model("hello").consume() == "echo: hello"  # the model itself still retries
@@ -261,17 +271,18 @@ def test_context_length_goes_to_the_declared_larger_group(groups, count, mode):
     assert gateway.stats()["deployments"]["a"]["state"] == "closed"  # a is healthy
 
 
-def test_context_length_without_a_declared_group_is_raised(groups, count):
+def test_context_length_without_a_declared_group_is_raised(groups, count, stopwatch):
     a, b, c, build = groups
     gateway = build()
     a.enqueue(TOO_LONG)
-    with pytest.raises(BadRequestError, match="maximum context length"):
+    with stopwatch() as watch, pytest.raises(BadRequestError, match="maximum context length"):
         gateway("hello")
+    assert watch.seconds < BOUND
     assert (count(a), count(b), count(c)) == (1, 0, 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_content_policy_error_is_raised_not_failed_over(groups, count, mode):
+def test_a_content_policy_error_is_raised_not_failed_over(groups, count, stopwatch, mode):
     a, b, c, build = groups
     gateway = build(failover_on=["unavailable", "rate_limited", "bad_request"])
     a.enqueue(
@@ -281,8 +292,9 @@ def test_a_content_policy_error_is_raised_not_failed_over(groups, count, mode):
             code="content_policy_violation",
         )
     )
-    with pytest.raises(BadRequestError) as caught:
+    with stopwatch() as watch, pytest.raises(BadRequestError) as caught:
         ask(gateway, mode)
+    assert watch.seconds < BOUND
     assert caught.value.body["error"]["code"] == "content_policy_violation"
     assert (count(a), count(b), count(c)) == (1, 0, 0)
 
@@ -306,24 +318,26 @@ def test_a_refusal_in_the_message_is_returned_as_it_is(groups, count):
     assert (count(a), count(b), count(c)) == (1, 0, 0)
 
 
-def test_a_bad_request_is_raised_with_the_attempts_before_it(groups, count):
+def test_a_bad_request_is_raised_with_the_attempts_before_it(groups, count, stopwatch):
     a, b, c, build = groups
     gateway = build()
     a.enqueue(Reply.error(503, "overloaded"))
     b.enqueue(Reply.error(400, "temperature must be at most 2", code="invalid_value"))
-    with pytest.raises(BadRequestError) as caught:
+    with stopwatch() as watch, pytest.raises(BadRequestError) as caught:
         gateway("hello")
+    assert watch.seconds < BOUND
     assert (
         "msgflux gateway: attempts before this one: a: ProviderError" in caught.value.__notes__[0]
     )
     assert (count(a), count(b), count(c)) == (1, 1, 0)
 
 
-def test_auth_errors_fail_over_only_when_asked(groups, count):
+def test_auth_errors_fail_over_only_when_asked(groups, count, stopwatch):
     a, b, c, build = groups
     a.enqueue(Reply.error(401, "invalid api key"))
-    with pytest.raises(AuthenticationError):
+    with stopwatch() as watch, pytest.raises(AuthenticationError):
         build()("hello")
+    assert watch.seconds < BOUND
     a.enqueue(Reply.error(401, "invalid api key"))
     assert build(failover_on=["unavailable", "auth"])("hello").metadata.gateway.deployment == "b"
     assert (count(a), count(b), count(c)) == (2, 1, 0)

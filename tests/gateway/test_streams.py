@@ -124,13 +124,15 @@ async def test_a_slow_first_token_moves_on_async(pair, count, stopwatch):
     await gateway.aclose()
 
 
-def test_a_tool_call_stream_cut_halfway_moves_on_too(pair, count):
+def test_a_tool_call_stream_cut_halfway_moves_on_too(pair, count, stopwatch):
     a, b, build = pair
     call = ToolCall("get_weather", {"city": "Paris"}, id="call_1")
     a.enqueue(Reply.calls(call, reset_after=3))  # role chunk + two argument fragments
     b.enqueue(Reply.calls(call))
-    response = build()("weather?", stream=True)
-    aggregator = response.consume()
+    with stopwatch() as watch:
+        response = build()("weather?", stream=True)
+        aggregator = response.consume()
+    assert watch.seconds < BOUND
     assert aggregator.get_calls() == [
         {
             "id": "call_1",
@@ -169,21 +171,23 @@ def test_a_tool_call_stream_cut_halfway_moves_on_too(pair, count):
 )
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_stream_broken_after_delivery_says_how_much_arrived(
-    pair, count, fault, delivered, cause, mode
+    pair, count, stopwatch, fault, delivered, cause, mode
 ):
     a, b, build = pair
     gateway = build()
     a.enqueue(fault)
-    if mode == "sync":
-        response = gateway("hello", stream=True)
-        received, error = read(response)
-    else:
 
-        async def run() -> tuple[Any, list[str], BaseException | None]:
-            response = await gateway.acall("hello", stream=True)
-            return response, *await aread(response)
+    async def run() -> tuple[Any, list[str], BaseException | None]:
+        response = await gateway.acall("hello", stream=True)
+        return response, *await aread(response)
 
-        response, received, error = asyncio.run(run())
+    with stopwatch() as watch:
+        if mode == "sync":
+            response = gateway("hello", stream=True)
+            received, error = read(response)
+        else:
+            response, received, error = asyncio.run(run())
+    assert watch.seconds < BOUND
     assert received == delivered
     assert isinstance(error, StreamInterruptedError) and isinstance(error.__cause__, cause)
     assert error.deployment == "a" and error.model == "openai/m"
@@ -213,11 +217,13 @@ def test_a_stream_that_stalls_mid_answer_ends_at_the_read_timeout(pair, count, s
     assert (count(a), count(b)) == (1, 0)
 
 
-def test_reasoning_counts_as_delivered(pair, count):
+def test_reasoning_counts_as_delivered(pair, count, stopwatch):
     a, b, build = pair
     a.enqueue(Reply.text("answer", reasoning="think think", reset_after=3))
-    response = build()("hello", stream=True)
-    reasoning, error = read(response.iter_reasoning())
+    with stopwatch() as watch:
+        response = build()("hello", stream=True)
+        reasoning, error = read(response.iter_reasoning())
+    assert watch.seconds < BOUND
     received, same = read(response)
     assert reasoning == ["think", " think"] and received == []
     assert isinstance(error, StreamInterruptedError) and same is error
