@@ -268,3 +268,27 @@ def test_the_models_passed_in_keep_their_retry_policy():
     gateway = mf.ModelGateway([{"model": model}])
     gateway("hi")
     assert model.retry == {"max_attempts": 5}
+
+
+def test_stream_must_be_a_bool():
+    gateway = mf.ModelGateway([{"model": fake()}])
+    with pytest.raises(ValueError, match="`stream` must be True or False"):
+        gateway("hi", stream="yes")
+
+
+def test_a_gateway_can_be_a_deployment_of_another():
+    inner = mf.ModelGateway(
+        [{"name": "down", "model": Broken()}, {"name": "up", "model": fake("up")}]
+    )
+    outer = mf.ModelGateway([{"name": "pool", "model": inner}, {"name": "spare", "model": fake()}])
+    response = outer("hi")
+    assert response.metadata.gateway.deployment == "pool"
+    assert response.metadata.gateway.model == "gateway/down"
+    assert response.consume() == "hi"
+    again = mf.Model.from_serialized(
+        {
+            "msgflux_type": "model_gateway",
+            "state": {"deployments": [{"name": "spare", "model": fake().serialize()}]},
+        }
+    )
+    assert again("hi").consume() == "hi"

@@ -142,8 +142,6 @@ def _deployments(models: Any) -> tuple[Deployment, ...]:
 
 
 def _deployment(position: int, entry: Any) -> Deployment:
-    if isinstance(entry, Deployment):
-        return entry
     if not isinstance(entry, Mapping):
         raise TypeError(
             f"deployment {position} must be a dict with at least 'model' (and usually "

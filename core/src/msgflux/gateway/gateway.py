@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from msgflux.gateway import _stream
@@ -46,7 +46,7 @@ class ModelGateway:
     ```
 
     Args:
-        models: The deployments, each a dict (or a ``Deployment``) with:
+        models: The deployments, each a dict with:
 
             - ``model``: a chat-completion model, or a ``"provider/model-id"`` string;
             - ``name``: unique (default ``"provider/model-id"``); msgflux 0.5's
@@ -106,7 +106,7 @@ class ModelGateway:
 
     def __init__(
         self,
-        models: Iterable[Mapping[str, Any] | Deployment],
+        models: Sequence[Mapping[str, Any]],
         *,
         strategy: str = "ordered",
         fallbacks: Mapping[str, Iterable[str]] | None = None,
@@ -147,6 +147,11 @@ class ModelGateway:
     def groups(self) -> dict[str, list[str]]:
         """``{group: [deployment names]}``, in declared order."""
         return {group: [d.name for d in members] for group, members in self._config.groups.items()}
+
+    @property
+    def model_id(self) -> str:
+        """The group a call starts at by default (a gateway's "model")."""
+        return next(iter(self._config.groups))
 
     @property
     def strategy(self) -> str:
@@ -249,7 +254,7 @@ class ModelGateway:
             Exception: An error that is not failed over (a bad request, a content-policy
                 refusal...), as the deployment raised it.
         """
-        route = self._route(model_preference)
+        route = self._route(model_preference, stream)
         if stream:
             return _stream.stream(route, messages, options)
         while (ticket := route.next()) is not None:
@@ -303,7 +308,7 @@ class ModelGateway:
         **options: Any,
     ) -> ModelResponse | ModelStreamResponse:
         """Async ``__call__``: same arguments, same results."""
-        route = self._route(model_preference)
+        route = self._route(model_preference, stream)
         if stream:
             return await _stream.astream(route, messages, options)
         while (ticket := route.next()) is not None:
@@ -318,7 +323,9 @@ class ModelGateway:
             return _answer(route, ticket, response)
         raise route.exhausted()
 
-    def _route(self, preference: str | None) -> Route:
+    def _route(self, preference: str | None, stream: Any) -> Route:
+        if not isinstance(stream, bool):
+            raise ValueError(f"`stream` must be True or False, got {stream!r}")
         config = self._config
         group, preferred = next(iter(config.groups)), None
         if preference is not None:
