@@ -110,3 +110,15 @@ def test_the_errors_pickle_with_what_they_carry():
     assert (again.deployment, again.chunks, again.characters) == ("a", 2, 7)
     assert str(again) == "broke after 2 chunks"
     assert isinstance(again, mf.ProviderError)
+
+
+def test_import_msgflux_does_not_load_the_gateway():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, msgflux as mf; before = 'msgflux.gateway' in sys.modules; "
+        "mf.ModelGateway; print(before, 'msgflux.gateway' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -14,7 +14,7 @@ are discovered here, at import, without importing any vendor SDK.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.chat_block import ChatBlock
 from msgflux.dotdict import dotdict
@@ -38,13 +38,15 @@ from msgflux.errors import (
     StructuredOutputError,
     UnsupportedParameterError,
 )
-from msgflux.gateway import ModelGateway
 from msgflux.hookspecs import hookimpl
 from msgflux.models.chat_completion import ChatCompletionModel
 from msgflux.models.model import Model
 from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import list_plugins, list_providers, load_plugins, register_plugin
 from msgflux.providers import ProviderSpec
+
+if TYPE_CHECKING:
+    from msgflux.gateway import ModelGateway
 
 __version__ = "0.6.0"
 
@@ -83,12 +85,18 @@ __all__ = [
 ]
 
 # Subpackages imported on first attribute access, so `import msgflux` stays light.
-_LAZY_SUBMODULES = frozenset({"dsl", "generation", "models", "nn", "plugins", "testing", "tools"})
+_LAZY_SUBMODULES = frozenset(
+    {"dsl", "gateway", "generation", "models", "nn", "plugins", "testing", "tools"}
+)
+# Public names loaded on first access too: `mf.ModelGateway` imports msgflux.gateway.
+_LAZY_NAMES = {"ModelGateway": "msgflux.gateway"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"msgflux.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'msgflux' has no attribute {name!r}")
 
 
