@@ -3,7 +3,6 @@ over several deployments (replicas, fallback models, other providers)."""
 
 from __future__ import annotations
 
-import copy
 import difflib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -84,9 +83,10 @@ class ModelGateway:
     ``model_preference=``: a group or a deployment name to start with.
 
     Retries: the gateway calls each deployment with the deployment's own retry policy
-    off (on a shallow copy of the model; the model you passed keeps its policy), and owns
-    the policy itself: a failure that can be failed over goes to the next deployment at
-    once, each deployment is tried at most once per call, and an open circuit is skipped.
+    off (on a view of the model that shares its clients; the model you passed keeps its
+    policy), and owns the policy itself: a failure that can be failed over goes to the
+    next deployment at once, each deployment is tried at most once per call, and an open
+    circuit is skipped.
     So an outage costs at most one failed attempt per cooldown, not a retry ladder per
     request. A 429 (or 503) with ``Retry-After`` rests the deployment for that long.
 
@@ -418,14 +418,17 @@ def _answer(route: Route, ticket: Any, response: ModelResponse) -> ModelResponse
 
 
 def _without_retries(model: Any) -> Any:
-    """The model to call: ``model`` itself, or a shallow copy with its retry policy off.
+    """The model to call: ``model`` itself, or a view of it with its retry policy off.
 
-    The copy shares the model's clients and cache; only its ``retry`` differs, so the
-    gateway's failover is the only retry layer.
+    The view is a new instance sharing every attribute of the model (clients, key, cache),
+    built without the copy/pickle protocol (which may leave the key out); only its
+    ``retry`` differs, so the gateway's failover is the only retry layer. A model without
+    a ``retry`` attribute, or without a ``__dict__``, is called as it is.
     """
-    if getattr(model, "retry", False) is False:
+    if getattr(model, "retry", False) is False or not hasattr(model, "__dict__"):
         return model
-    view = copy.copy(model)
+    view = object.__new__(type(model))
+    view.__dict__.update(model.__dict__)
     view.retry = False
     return view
 
