@@ -177,6 +177,29 @@ class MsgfluxModelSDK(MsgfluxModel):
     transport = "sdk"
 
 
+class MsgfluxGateway(MsgfluxModel):
+    """A ``ModelGateway`` over two replicas (fast transport): the routing's own cost."""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "msgflux ModelGateway (2 replicas)"
+
+    def open(self) -> None:
+        import msgflux as mf
+
+        replicas = [
+            mf.Model.chat_completion("openai/" + MODEL, base_url=self.base_url, api_key="k")
+            for _ in range(2)
+        ]
+        self.model = mf.ModelGateway(
+            [
+                {"name": f"replica-{i}", "group": "bench", "model": model}
+                for i, model in enumerate(replicas)
+            ],
+            strategy="least_busy",
+        )
+
+
 # -- HTTP libraries, with msgflux's decoding (to choose the transport's HTTP layer) ----------
 
 
@@ -377,7 +400,7 @@ class TransportPeer(FastTransport):
     group = "http"
 
 
-MAIN = [OpenAISDK, FastTransport, MsgfluxModel, MsgfluxModelSDK]
+MAIN = [OpenAISDK, FastTransport, MsgfluxModel, MsgfluxModelSDK, MsgfluxGateway]
 HTTP = [HttpxPeer, AiohttpPeer, Urllib3Peer, HttpClientPeer, TransportPeer]
 
 

@@ -52,6 +52,31 @@ async def async_user_code(model: mf.ChatCompletionModel) -> None:
     assert_type(stream, mf.ModelStreamResponse)
 
 
+def gateway_user_code(model: mf.ChatCompletionModel) -> None:
+    gateway = mf.ModelGateway([{"name": "a", "model": model}], strategy="least_busy")
+    answer = gateway("hi", model_preference="a")
+    assert_type(answer, mf.ModelResponse)
+    stream = gateway("hi", stream=True)
+    assert_type(stream, mf.ModelStreamResponse)
+    assert_type(gateway.stats(), dict[str, Any])
+    assert_type(gateway.supports, frozenset[str])
+    try:
+        gateway("hi")
+    except mf.ModelRouterError as exc:
+        for attempt in exc.attempts:
+            assert_type(attempt.deployment, str)
+            assert_type(attempt.error, BaseException)
+    except mf.StreamInterruptedError as exc:
+        assert_type(exc.chunks, int)
+
+
+async def async_gateway_user_code(gateway: mf.ModelGateway) -> None:
+    answer = await gateway.acall("hi")
+    assert_type(answer, mf.ModelResponse)
+    stream = await gateway.acall("hi", stream=True)
+    assert_type(stream, mf.ModelStreamResponse)
+
+
 # -- a plugin, as a third party writes it ------------------------------------------------------
 
 ACME = ProviderSpec(

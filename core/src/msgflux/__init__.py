@@ -14,7 +14,7 @@ are discovered here, at import, without importing any vendor SDK.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.chat_block import ChatBlock
 from msgflux.dotdict import dotdict
@@ -23,6 +23,7 @@ from msgflux.errors import (
     AuthenticationError,
     BadRequestError,
     MissingAPIKeyError,
+    ModelRouterError,
     MsgfluxError,
     PluginConflictError,
     PluginLoadError,
@@ -33,6 +34,7 @@ from msgflux.errors import (
     RateLimitError,
     RequestTimeoutError,
     ResponseDecodeError,
+    StreamInterruptedError,
     StructuredOutputError,
     UnsupportedParameterError,
 )
@@ -44,6 +46,9 @@ from msgflux.plugins import list_plugins, list_providers, load_plugins, register
 from msgflux.providers import ProviderSpec
 from msgflux.telemetry import instrument, uninstrument
 
+if TYPE_CHECKING:
+    from msgflux.gateway import ModelGateway
+
 __version__ = "0.6.0"
 
 __all__ = [
@@ -53,7 +58,9 @@ __all__ = [
     "ChatCompletionModel",
     "MissingAPIKeyError",
     "Model",
+    "ModelGateway",
     "ModelResponse",
+    "ModelRouterError",
     "ModelStreamResponse",
     "MsgfluxError",
     "PluginConflictError",
@@ -66,6 +73,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "StreamInterruptedError",
     "StructuredOutputError",
     "UnsupportedParameterError",
     "__version__",
@@ -81,13 +89,17 @@ __all__ = [
 
 # Subpackages imported on first attribute access, so `import msgflux` stays light.
 _LAZY_SUBMODULES = frozenset(
-    {"dsl", "generation", "models", "nn", "plugins", "telemetry", "testing", "tools"}
+    {"dsl", "gateway", "generation", "models", "nn", "plugins", "telemetry", "testing", "tools"}
 )
+# Public names loaded on first access too: `mf.ModelGateway` imports msgflux.gateway.
+_LAZY_NAMES = {"ModelGateway": "msgflux.gateway"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"msgflux.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'msgflux' has no attribute {name!r}")
 
 

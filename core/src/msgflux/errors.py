@@ -12,12 +12,14 @@ MsgfluxError
 ├── UnsupportedParameterError (ValueError)  a parameter this provider cannot honour
 ├── ResponseDecodeError (ValueError)        a provider answer that cannot be decoded
 │   └── StructuredOutputError               text that does not fit the generation schema
+├── ModelRouterError                        a ModelGateway found no deployment that answered
 └── ProviderError                           the provider (or the way to it) failed a request
     ├── AuthenticationError                 401 / 403
     ├── BadRequestError (ValueError)        400 / 404 / 413 / 422
     ├── RateLimitError                      429
     ├── RequestTimeoutError (TimeoutError)  no answer (or no stream bytes) in time
-    └── ProviderConnectionError (ConnectionError)  refused, reset, DNS, TLS
+    ├── ProviderConnectionError (ConnectionError)  refused, reset, DNS, TLS
+    └── StreamInterruptedError              a gateway stream broke after chunks were delivered
 ```
 
 Other statuses (408, 409, 5xx, an error event inside a stream) are a plain
@@ -41,13 +43,15 @@ the key back (see :func:`redact_secret`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "GatewayAttempt",
     "MissingAPIKeyError",
+    "ModelRouterError",
     "MsgfluxError",
     "PluginConflictError",
     "PluginLoadError",
@@ -58,6 +62,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseDecodeError",
+    "StreamInterruptedError",
     "StructuredOutputError",
     "UnsupportedParameterError",
     "redact_secret",
@@ -223,6 +228,97 @@ class ProviderConnectionError(ProviderError, ConnectionError):
 
     Check ``base_url``, the network and that the server is up.
     """
+
+
+# -- ModelGateway ------------------------------------------------------------------------------
+
+
+class GatewayAttempt(NamedTuple):
+    """One attempt of a ``ModelGateway`` call: where it went and how it failed.
+
+    Attributes:
+        deployment: The deployment's name.
+        model: The deployment's model, as ``"provider/model-id"``.
+        error: The exception the attempt raised.
+    """
+
+    deployment: str
+    model: str
+    error: BaseException
+
+
+class ModelRouterError(MsgfluxError):
+    """A ``ModelGateway`` call that no deployment answered.
+
+    Every deployment the call could use failed with an error the gateway fails over on, or
+    could not be used (circuit open, rate-limited, outside its time window). The last
+    attempt's error is chained as ``__cause__``.
+
+    Attributes:
+        attempts: A ``GatewayAttempt`` (deployment, model, error) per attempt, in order.
+        unavailable: ``{deployment name: why it was not tried}``.
+        exceptions: The attempts' errors (the 0.5 name).
+        model_info: ``(deployment, provider, error)`` per attempt (the 0.5 name).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: Sequence[GatewayAttempt] = (),
+        unavailable: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = list(attempts)
+        self.unavailable = dict(unavailable or {})
+
+    @property
+    def exceptions(self) -> list[BaseException]:
+        """The error of every attempt, in order."""
+        return [attempt.error for attempt in self.attempts]
+
+    @property
+    def model_info(self) -> list[tuple[str, str, BaseException]]:
+        """``(deployment, provider, error)`` per attempt, as msgflux 0.5 reported them."""
+        return [
+            (attempt.deployment, attempt.model.partition("/")[0], attempt.error)
+            for attempt in self.attempts
+        ]
+
+
+class StreamInterruptedError(ProviderError):
+    """A gateway stream failed after some of its chunks had reached the consumer.
+
+    The gateway cannot move such a stream to another deployment without sending the
+    consumer a second beginning, so the answer ends here, incomplete: never presented as
+    whole. The original failure is chained as ``__cause__``.
+
+    Attributes:
+        deployment: The deployment that was streaming.
+        model: Its model, as ``"provider/model-id"``.
+        chunks: How many chunks (content and reasoning) had been delivered.
+        characters: How many characters those chunks held.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str | None = None,
+        model: str | None = None,
+        chunks: int = 0,
+        characters: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.deployment = deployment
+        self.model = model
+        self.chunks = chunks
+        self.characters = characters
+        super().__init__(message, **kwargs)
+
+    def _describe(self) -> str:
+        return self.message  # already says where and what; the cause has the status
 
 
 # -- keeping secrets out of errors ---------------------------------------------------------

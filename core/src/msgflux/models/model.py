@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.models.chat_completion import ChatCompletionModel
 from msgflux.plugins import get_provider, list_providers
+
+if TYPE_CHECKING:
+    from msgflux.gateway import ModelGateway
 
 __all__ = ["Model"]
 
@@ -43,8 +46,18 @@ class Model:
         return model_class(model_id, provider=provider, **options)
 
     @staticmethod
-    def from_serialized(data: Mapping[str, Any], **overrides: Any) -> ChatCompletionModel:
-        """Rebuild a model from ``model.serialize()``; pass ``api_key=`` etc. as overrides."""
+    def from_serialized(
+        data: Mapping[str, Any], **overrides: Any
+    ) -> ChatCompletionModel | ModelGateway:
+        """Rebuild a model from ``model.serialize()``; pass ``api_key=`` etc. as overrides.
+
+        A ``ModelGateway``'s ``serialize()`` output rebuilds the gateway (overrides are then
+        gateway settings).
+        """
+        if isinstance(data, Mapping) and data.get("msgflux_type") == "model_gateway":
+            from msgflux.gateway import ModelGateway
+
+            return ModelGateway.from_serialized(data, **overrides)
         if not isinstance(data, Mapping) or data.get("msgflux_type") != "model":
             raise ValueError("expected the dict returned by model.serialize()")
         if data.get("model_type") != ChatCompletionModel.model_type:
