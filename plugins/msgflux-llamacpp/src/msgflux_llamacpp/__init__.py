@@ -8,17 +8,19 @@ print(model("Hello").consume())
 ```
 
 The provider extends ``openai``: transport, decoding and reasoning extraction are the
-OpenAI plugin's. This plugin adds only what a llama.cpp server does differently
-(``params.py`` for requests, ``errors.py`` for its error statuses). Tool-call streams that
-repeat the call id and function name in every fragment need nothing here: msgflux's
-``ToolCallAggregator`` treats a repeated name as the name it already holds.
+OpenAI plugin's. This plugin adds only what a llama.cpp server does differently:
+``params.py`` for requests (rules for both servers, and per server), ``server.py`` to know
+which server it talks to (``server="auto"`` probes ``/props`` once), ``clients.py`` to apply
+the server's rules when a request is sent, ``errors.py`` for its error statuses. Tool-call
+streams that repeat the call id and function name in every fragment need nothing here:
+msgflux's ``ToolCallAggregator`` treats a repeated name as the name it already holds.
 """
 
 from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec
-from msgflux_llamacpp.errors import wrap_clients
+from msgflux_llamacpp.clients import build_detectors, wrap_clients
 from msgflux_llamacpp.params import adapt_request
 
 __all__ = ["PROVIDER"]
@@ -31,6 +33,9 @@ PROVIDER = ProviderSpec(
     api_key_required=False,
     base_url_env="LLAMACPP_BASE_URL",
     default_base_url="http://127.0.0.1:8080/v1",
+    # Which server answers at the base URL: "llama-server" (llama.cpp's own),
+    # "llama-cpp-python", or "auto" to ask it once (GET /props) on the first request.
+    options={"server": "auto"},
     # Not declared: audio output and web search (no such thing in llama.cpp). Vision needs
     # a server started with a multimodal projector; reasoning arrives as
     # `reasoning_content` from llama-server with a thinking model.
@@ -47,10 +52,10 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(clients):
+def initialize_client(model, clients):
     if clients is None:
         return None
-    return wrap_clients(clients)
+    return wrap_clients(clients, *build_detectors(model))
 
 
 @hookimpl

@@ -1,15 +1,25 @@
 """Request adaptation: what a llama.cpp server accepts, from msgflux's OpenAI-shaped request.
 
-Every rule here answers something observed on ``llama-cpp-python``'s server (0.3.x); each
-is also valid for llama.cpp's own ``llama-server``, so one plugin serves both:
+Two layers. :func:`adapt_request` (the ``adapt_params`` hook) holds the rules valid for both
+servers; each answers something observed on ``llama-cpp-python``'s server (0.3.x) and is
+harmless on llama.cpp's own ``llama-server``:
 
 - ``max_completion_tokens`` is ignored (only ``max_tokens`` bounds the answer);
 - ``response_format`` accepts ``{"type": "json_object", "schema": ...}`` and rejects
   ``{"type": "json_schema", ...}`` with a validation error;
 - an assistant message must carry ``content`` as a string (``null`` or a missing key is
   rejected), the ``developer`` role is rejected, and content given as a list of text parts
-  fails in chat templates that expect a string;
-- a tool call is produced only for a named ``tool_choice``: ``"required"`` is ignored.
+  fails in chat templates that expect a string.
+
+Then, when the request is sent and the server is known (``server.py``), the rules of that
+server only (:func:`adapt_for_server`): the two disagree on ``tool_choice``.
+
+- ``llama-cpp-python`` produces a call only for a named tool choice (``{"type": "function",
+  "function": {"name": ...}}``); ``"required"`` is ignored, so with one tool it becomes that
+  tool's name (:func:`for_llama_cpp_python`).
+- ``llama-server`` takes only the strings ``"auto"``, ``"none"`` and ``"required"``; an object
+  is dropped with a "Wrong type supplied" warning in its log and ``"auto"`` used instead.
+  A named choice becomes ``"required"`` over that one tool (:func:`for_llama_server`).
 """
 
 from __future__ import annotations
@@ -18,12 +28,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from msgflux.errors import UnsupportedParameterError
+from msgflux_llamacpp.server import LLAMA_CPP_PYTHON, LLAMA_SERVER
 
-__all__ = ["adapt_request"]
+__all__ = ["adapt_for_server", "adapt_request", "for_llama_cpp_python", "for_llama_server"]
 
 
 def adapt_request(provider: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Turn the OpenAI-shaped ``params`` into a llama.cpp request (in place, and returned).
+    """Turn the OpenAI-shaped ``params`` into a request both servers accept (in place, and
+    returned).
 
     Nested values may be the caller's, so they are replaced, never mutated.
 
@@ -39,7 +51,6 @@ def adapt_request(provider: str, params: dict[str, Any]) -> dict[str, Any]:
     messages = params.get("messages")
     if isinstance(messages, list):
         params["messages"] = [_message(message) for message in messages]
-    _force_single_required_tool(params)
     _neutral_reasoning_options(provider, params)
     return params
 
@@ -80,18 +91,6 @@ def _is_text_part(part: Any) -> bool:
     )
 
 
-def _force_single_required_tool(params: dict[str, Any]) -> None:
-    # "required" with one tool means "call this tool", which the server does honour when
-    # the tool is named. With several tools there is no equivalent; the choice is sent
-    # as given (llama-server honours it, llama-cpp-python answers with text).
-    tools = params.get("tools")
-    if params.get("tool_choice") == "required" and isinstance(tools, list) and len(tools) == 1:
-        function = tools[0].get("function") if isinstance(tools[0], Mapping) else None
-        name = function.get("name") if isinstance(function, Mapping) else None
-        if isinstance(name, str):
-            params["tool_choice"] = {"type": "function", "function": {"name": name}}
-
-
 def _neutral_reasoning_options(provider: str, params: dict[str, Any]) -> None:
     if params.pop("enable_thinking", None):
         raise UnsupportedParameterError(
@@ -108,3 +107,69 @@ def _neutral_reasoning_options(provider: str, params: dict[str, Any]) -> None:
             f"(reasoning_max_tokens={budget!r}): bound the whole answer with max_tokens, or "
             "start llama-server with --reasoning-budget"
         )
+
+
+# -- per server -------------------------------------------------------------------------------
+
+
+def adapt_for_server(server: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Apply the rules of ``server`` (a kind from ``server.py``) to the adapted ``params``.
+
+    In place, and returned; nested values are replaced, never mutated (they may be the
+    caller's).
+    """
+    return _SERVER_RULES[server](params)
+
+
+def for_llama_cpp_python(params: dict[str, Any]) -> dict[str, Any]:
+    """``"required"`` with exactly one tool becomes that tool's name.
+
+    "required" with one tool means "call this tool", which the server does honour when the
+    tool is named. With several tools there is no equivalent: the choice is sent as given
+    (the server answers with text).
+    """
+    tools = params.get("tools")
+    if params.get("tool_choice") == "required" and isinstance(tools, list) and len(tools) == 1:
+        name = _tool_name(tools[0])
+        if name is not None:
+            params["tool_choice"] = {"type": "function", "function": {"name": name}}
+    return params
+
+
+def for_llama_server(params: dict[str, Any]) -> dict[str, Any]:
+    """A named tool choice becomes ``"required"`` over that one tool; strings pass.
+
+    ``{"type": "function", "function": {"name": N}}`` means "call N": the same request as
+    ``"required"`` with ``tools`` narrowed to N, which llama-server enforces with a grammar.
+    ``parallel_tool_calls`` defaults to ``False`` there, since a named choice asks for one
+    call.
+
+    Raises:
+        UnsupportedParameterError: Another ``tool_choice`` object, or a name that is not
+            among ``tools``: llama-server would silently answer as with ``"auto"``.
+    """
+    choice = params.get("tool_choice")
+    if not isinstance(choice, Mapping):
+        return params
+    name = _tool_name(choice) if choice.get("type") == "function" else None
+    tools = params.get("tools")
+    named = [tool for tool in tools if _tool_name(tool) == name] if isinstance(tools, list) else []
+    if name is None or not named:
+        offered = [_tool_name(tool) for tool in tools] if isinstance(tools, list) else []
+        raise UnsupportedParameterError(
+            f"llama-server takes tool_choice 'auto', 'none', 'required' or the name of one of "
+            f"the tools {offered}; got {choice!r}"
+        )
+    params["tools"] = named[:1]
+    params["tool_choice"] = "required"
+    params.setdefault("parallel_tool_calls", False)
+    return params
+
+
+def _tool_name(tool_or_choice: Any) -> str | None:
+    function = tool_or_choice.get("function") if isinstance(tool_or_choice, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+_SERVER_RULES = {LLAMA_CPP_PYTHON: for_llama_cpp_python, LLAMA_SERVER: for_llama_server}
