@@ -74,6 +74,7 @@ LLAMA_CPP_VERSION = _servers.LLAMA_CPP_VERSION
 LLAMA_SERVER_ARGS = _servers.LLAMA_SERVER_ARGS
 MODEL_REQUIREMENT = _servers.MODEL_REQUIREMENT
 SERVER_KINDS = _servers.SERVER_KINDS
+TOOL_TEMPLATE = _servers.TOOL_TEMPLATE
 Installation = _servers.Installation
 LlamaCppServer = _servers.LlamaCppServer
 LlamaServerInstallation = _servers.LlamaServerInstallation

@@ -11,6 +11,7 @@
 from .common import NotInstalledError, cache_root
 from .llama_server import (
     CMAKE_OPTIONS,
+    TOOL_TEMPLATE,
     LlamaServerInstallation,
     check_llama_server,
     llama_server_dir,
@@ -34,6 +35,7 @@ __all__ = [
     "LLAMA_SERVER_ARGS",
     "MODEL_REQUIREMENT",
     "SERVER_KINDS",
+    "TOOL_TEMPLATE",
     "Installation",
     "LlamaCppServer",
     "LlamaServerInstallation",

@@ -8,10 +8,12 @@ talk to 127.0.0.1) and nothing fetched from the network at build time (the web U
 prebuilt assets would be downloaded from Hugging Face otherwise). CMake and Ninja come from
 the system, or from PyPI into the Python server's environment when the system has none.
 
-The binary lands in ``~/.cache/msgflux/llama-server-<version>/bin/llama-server`` with a
-``build.json`` recording the CMake options and how long each step took; a changed option
-list makes :func:`check_llama_server` ask for a rebuild. ``MSGFLUX_LLAMA_SERVER`` names a
-``llama-server`` binary to use instead of building one (a user's own build).
+The binary lands in ``~/.cache/msgflux/llama-server-<version>/bin/llama-server``, beside
+``templates/`` (llama.cpp's collection of chat templates, ``models/templates/*.jinja`` in its
+sources) and a ``build.json`` recording the CMake options and how long each step took; a
+changed option list makes :func:`check_llama_server` ask for a rebuild.
+``MSGFLUX_LLAMA_SERVER`` names a ``llama-server`` binary to use instead of building one (a
+user's own build; then there are no templates).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .python_server import LLAMA_CPP_VERSION, Installation, check_installation, 
 
 __all__ = [
     "CMAKE_OPTIONS",
+    "TOOL_TEMPLATE",
     "LlamaServerInstallation",
     "check_llama_server",
     "llama_server_dir",
@@ -54,6 +57,10 @@ CMAKE_OPTIONS: tuple[str, ...] = (
     "GGML_CCACHE=OFF",
 )
 _TARGET = "llama-server"
+#: A chat template with tool calls (ChatML, Hermes-style ``<tool_call>`` tags) from the
+#: collection. SmolLM2's own template has no tools, so llama-server ignores tools with it;
+#: SmolLM2 speaks ChatML, so with this template llama-server builds its tool-call grammars.
+TOOL_TEMPLATE = "Qwen-Qwen2.5-7B-Instruct.jinja"
 # ui-assets.cmake, run at build time, needs 3.18; the top-level project 3.14.
 _MIN_CMAKE = (3, 18)
 
@@ -65,10 +72,13 @@ class LlamaServerInstallation:
     Attributes:
         binary: The ``llama-server`` executable.
         model: The GGUF file to serve (the one the Python server's environment holds).
+        templates: llama.cpp's chat templates of the same release (``None`` for a binary
+            from ``MSGFLUX_LLAMA_SERVER``).
     """
 
     binary: Path
     model: Path
+    templates: Path | None = None
 
 
 def llama_server_dir() -> Path:
@@ -88,6 +98,7 @@ def check_llama_server(installation: Installation | None = None) -> LlamaServerI
     """
     fix = f"run `{Path(sys.executable).name} scripts/llamacpp.py setup`"
     override = os.environ.get("MSGFLUX_LLAMA_SERVER")
+    templates: Path | None = None
     if override:
         binary = Path(override).expanduser()
         if not (binary.is_file() and os.access(binary, os.X_OK)):
@@ -95,18 +106,20 @@ def check_llama_server(installation: Installation | None = None) -> LlamaServerI
     else:
         directory = llama_server_dir()
         binary = directory / "bin" / _TARGET
+        templates = directory / "templates"
         if not binary.is_file():
             raise NotInstalledError(f"llama-server is not built: no {binary} ({fix})")
         try:
             recorded = json.loads((directory / "build.json").read_text())["cmake_options"]
         except (OSError, ValueError, KeyError):
             recorded = None
-        if recorded != list(CMAKE_OPTIONS):
+        if recorded != list(CMAKE_OPTIONS) or not (templates / TOOL_TEMPLATE).is_file():
             raise NotInstalledError(
-                f"the llama-server in {directory} was built with other options ({fix})"
+                f"the llama-server in {directory} is incomplete or was built with other "
+                f"options ({fix})"
             )
     model = (installation or check_installation()).model
-    return LlamaServerInstallation(binary=binary, model=model)
+    return LlamaServerInstallation(binary=binary, model=model, templates=templates)
 
 
 def setup_llama_server(
@@ -175,6 +188,7 @@ def _build(python: Path, directory: Path, quiet: bool) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "bin").mkdir(parents=True)
     shutil.copy2(build / "bin" / _TARGET, staging / "bin" / _TARGET)
+    shutil.copytree(source / "models" / "templates", staging / "templates")
     total = time.monotonic() - started
     record = {
         "llama_cpp_python": LLAMA_CPP_VERSION,

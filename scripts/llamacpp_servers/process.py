@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .llama_server import LlamaServerInstallation
@@ -166,6 +166,7 @@ def start_server(
     timeout: float = 120.0,
     log_path: Path | None = None,
     extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> LlamaCppServer:
     """Start a server for ``installation`` and wait until it answers.
 
@@ -178,13 +179,16 @@ def start_server(
         log_path: File for the server's output; default a new temporary file.
         extra_args: More server options (``["--n_ctx", "4096"]`` for llama-cpp-python,
             ``["--ctx-size", "4096"]`` for llama-server; later options win).
+        env: More environment variables for the server (e.g. llama-server's
+            ``LLAMA_SERVER_SLOTS_DEBUG=1``, which makes ``GET /slots`` show each slot's
+            last request: its rendered prompt and its grammar).
 
     Returns:
         The running server; stop it with ``stop()`` or use it as a context manager.
     """
     port = port or _free_port(host)
     address = ["--host", host, "--port", str(port)]
-    env = dict(os.environ)
+    environment = dict(os.environ)
     if isinstance(installation, LlamaServerInstallation):
         kind = "llama-server"
         command = [
@@ -200,7 +204,9 @@ def start_server(
             *extra_args,
         ]
         # llama-server reads LLAMA_ARG_* variables as options: only ours apply.
-        env = {name: value for name, value in env.items() if not name.startswith("LLAMA_ARG_")}
+        environment = {
+            name: value for name, value in environment.items() if not name.startswith("LLAMA_ARG_")
+        }
     else:
         kind = "llama-cpp-python"
         command = [
@@ -218,7 +224,7 @@ def start_server(
             *extra_args,
         ]
     # Unbuffered, so the log is current when someone reads it (a failed start, a test).
-    env["PYTHONUNBUFFERED"] = "1"
+    env = {**environment, **(env or {}), "PYTHONUNBUFFERED": "1"}
     if log_path is None:
         handle, name = tempfile.mkstemp(prefix=f"{kind}-", suffix=".log")
         os.close(handle)

@@ -49,6 +49,8 @@ class TestLlamaServerConformance(TestLlamaCppConformance):
     """As llama.cpp's own llama-server receives the requests."""
 
     server = "llama-server"
+    # llama-server takes OpenAI's `json_schema` response format as it is.
+    assert_structured_request = ProviderConformance.assert_structured_request
 
     def assert_tools_request(
         self, body: Mapping[str, Any], tools: list[dict[str, Any]], choice: Any

@@ -182,6 +182,33 @@ async def test_a_declared_server_is_never_probed(loopback_server, server):
 # -- llama-server's request forms -------------------------------------------------------------
 
 
+class City(msgspec.Struct):
+    name: str
+
+
+def test_llama_server_gets_what_llama_cpp_python_needs_adapted_as_openai_sends_it(
+    loopback_server,
+):
+    # Observed on llama-server: it honours max_completion_tokens and OpenAI's json_schema,
+    # accepts null assistant content and text parts, and maps `developer` itself (except
+    # for templates that use the role, such as gpt-oss's).
+    model = llamacpp_model(loopback_server.base_url, server=LLAMA_SERVER, max_tokens=7)
+    loopback_server.enqueue(Reply.text('{"name": "Oslo"}'))
+    messages = [
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "user", "content": "A city"},
+    ]
+    model(messages, generation_schema=City)
+    body = loopback_server.last_request.json
+    assert body["max_completion_tokens"] == 7 and "max_tokens" not in body
+    assert body["response_format"]["type"] == "json_schema"
+    assert [m["role"] for m in body["messages"]] == ["developer", "user", "assistant", "user"]
+    assert body["messages"][1]["content"] == messages[1]["content"]
+    assert body["messages"][2]["content"] is None
+
+
 @pytest.mark.parametrize("choice", ["auto", "none", "required"])
 def test_llama_server_gets_string_choices_as_given(loopback_server, choice):
     model = llamacpp_model(loopback_server.base_url, server=LLAMA_SERVER)

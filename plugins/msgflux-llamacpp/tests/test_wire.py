@@ -142,10 +142,10 @@ def test_structured_output_is_sent_as_a_json_object_with_its_schema(model, loopb
 )
 def test_response_format_adaptation(given, sent):
     # Unit level: a derived provider or a spec-16 model may hand any response format over.
-    from msgflux_llamacpp.params import adapt_request
+    from msgflux_llamacpp.params import for_llama_cpp_python
 
     snapshot = msgspec.json.encode(given)
-    adapted = adapt_request("llamacpp", {"model": "m", "messages": [], "response_format": given})
+    adapted = for_llama_cpp_python({"model": "m", "messages": [], "response_format": given})
     assert adapted["response_format"] == sent
     assert msgspec.json.encode(given) == snapshot
 

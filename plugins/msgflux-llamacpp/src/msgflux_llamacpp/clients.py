@@ -6,7 +6,8 @@ transport or the ``openai`` SDK, injected or not). Each ``chat.completions.creat
 1. learns which server it talks to (``server.py``: the ``server=`` option, or one probe of
    ``/props`` on the first request; async calls probe in a worker thread),
 2. applies that server's request rules (``params.adapt_for_server``), and
-3. maps llama-cpp-python's 500 validation errors to ``BadRequestError`` (``errors.py``).
+3. for llama-cpp-python, maps its 500 validation errors to ``BadRequestError``
+   (``errors.py``; llama-server answers a bad request with a 400 itself).
 
 The server rules run here rather than in ``adapt_params`` because that hook is synchronous
 and runs on the event loop for async calls, where a first probe must not block.
@@ -20,7 +21,7 @@ from msgflux.errors import ProviderError
 from msgflux.models.clients import ChatClients
 from msgflux_llamacpp.errors import as_bad_request
 from msgflux_llamacpp.params import adapt_for_server
-from msgflux_llamacpp.server import ServerDetector, check_server_option
+from msgflux_llamacpp.server import LLAMA_CPP_PYTHON, ServerDetector, check_server_option
 
 __all__ = ["build_detectors", "wrap_clients"]
 
@@ -90,11 +91,12 @@ class _SyncCreate:
         self.detector = detector
 
     def create(self, **params: Any) -> Any:
-        params = adapt_for_server(self.detector.detect(), params)
+        server = self.detector.detect()
+        params = adapt_for_server(server, params)
         try:
             return self._client.chat.completions.create(**params)
         except ProviderError as exc:
-            mapped = as_bad_request(exc)
+            mapped = as_bad_request(exc) if server == LLAMA_CPP_PYTHON else None
             if mapped is None:
                 raise
             raise mapped from exc
@@ -108,11 +110,12 @@ class _AsyncCreate:
         self.detector = detector
 
     async def create(self, **params: Any) -> Any:
-        params = adapt_for_server(await self.detector.adetect(), params)
+        server = await self.detector.adetect()
+        params = adapt_for_server(server, params)
         try:
             return await self._client.chat.completions.create(**params)
         except ProviderError as exc:
-            mapped = as_bad_request(exc)
+            mapped = as_bad_request(exc) if server == LLAMA_CPP_PYTHON else None
             if mapped is None:
                 raise
             raise mapped from exc

@@ -4,9 +4,9 @@ Its server turns every request validation error (pydantic's "N validation errors
 into ``500 internal_server_error``. Read as a 500, msgflux would retry a request that can
 never succeed and report a server failure; it is the caller's mistake, so it becomes a
 ``BadRequestError`` (status 422, what the validation layer means) and is not retried.
-Everything else passes through untouched. ``clients.py`` applies this to every call, the
-original exception chained; llama-server never answers in this shape, so it never matches
-there.
+Everything else passes through untouched. ``clients.py`` applies this to calls to
+llama-cpp-python, the original exception chained (llama-server answers a bad request with a
+400 of its own).
 """
 
 from __future__ import annotations

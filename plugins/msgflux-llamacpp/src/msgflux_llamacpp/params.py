@@ -1,25 +1,26 @@
-"""Request adaptation: what a llama.cpp server accepts, from msgflux's OpenAI-shaped request.
+"""Request adaptation: what each llama.cpp server accepts, from msgflux's OpenAI-shaped request.
 
-Two layers. :func:`adapt_request` (the ``adapt_params`` hook) holds the rules valid for both
-servers; each answers something observed on ``llama-cpp-python``'s server (0.3.x) and is
-harmless on llama.cpp's own ``llama-server``:
+Two layers. :func:`adapt_request` (the ``adapt_params`` hook) holds what is true of both
+servers: neither takes msgflux's neutral reasoning options per request. Then, when the
+request is sent and the server is known (``server.py``, ``clients.py``), the rules of that
+server only (:func:`adapt_for_server`), one function per server:
+
+:func:`for_llama_cpp_python`, from what ``llama-cpp-python``'s server (0.3.x) was observed
+to reject or ignore:
 
 - ``max_completion_tokens`` is ignored (only ``max_tokens`` bounds the answer);
 - ``response_format`` accepts ``{"type": "json_object", "schema": ...}`` and rejects
   ``{"type": "json_schema", ...}`` with a validation error;
 - an assistant message must carry ``content`` as a string (``null`` or a missing key is
   rejected), the ``developer`` role is rejected, and content given as a list of text parts
-  fails in chat templates that expect a string.
+  fails in chat templates that expect a string;
+- a tool call is produced only for a named ``tool_choice``: ``"required"`` is ignored.
 
-Then, when the request is sent and the server is known (``server.py``), the rules of that
-server only (:func:`adapt_for_server`): the two disagree on ``tool_choice``.
-
-- ``llama-cpp-python`` produces a call only for a named tool choice (``{"type": "function",
-  "function": {"name": ...}}``); ``"required"`` is ignored, so with one tool it becomes that
-  tool's name (:func:`for_llama_cpp_python`).
-- ``llama-server`` takes only the strings ``"auto"``, ``"none"`` and ``"required"``; an object
-  is dropped with a "Wrong type supplied" warning in its log and ``"auto"`` used instead.
-  A named choice becomes ``"required"`` over that one tool (:func:`for_llama_server`).
+:func:`for_llama_server`, for llama.cpp's own ``llama-server``, which accepts all of the
+above as OpenAI sends it (and maps ``developer`` itself, except for the templates that use
+it), but takes ``tool_choice`` only as one of the strings ``"auto"``, ``"none"`` and
+``"required"``: an object is dropped with a "Wrong type supplied" warning in its log and
+``"auto"`` used instead, so a named choice becomes ``"required"`` over that one tool.
 """
 
 from __future__ import annotations
@@ -34,15 +35,47 @@ __all__ = ["adapt_for_server", "adapt_request", "for_llama_cpp_python", "for_lla
 
 
 def adapt_request(provider: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Turn the OpenAI-shaped ``params`` into a request both servers accept (in place, and
-    returned).
-
-    Nested values may be the caller's, so they are replaced, never mutated.
+    """What both servers need (in place, and returned): the neutral reasoning options go.
 
     Raises:
         UnsupportedParameterError: ``enable_thinking=True`` or ``reasoning_max_tokens``:
             llama.cpp servers take no such setting per request.
     """
+    if params.pop("enable_thinking", None):
+        raise UnsupportedParameterError(
+            f"provider {provider!r} cannot switch thinking on per request (enable_thinking=True): "
+            "a llama.cpp server decides it from the model's chat template when it starts "
+            "(llama-cpp-python: --chat_template_kwargs '{\"enable_thinking\": true}'); servers "
+            "that read template arguments per request (llama-server) take "
+            "extra_body={'chat_template_kwargs': {'enable_thinking': True}}"
+        )
+    budget = params.pop("reasoning_max_tokens", None)
+    if budget is not None:
+        raise UnsupportedParameterError(
+            f"provider {provider!r} has no per-request reasoning budget "
+            f"(reasoning_max_tokens={budget!r}): bound the whole answer with max_tokens, or "
+            "start llama-server with --reasoning-budget"
+        )
+    return params
+
+
+def adapt_for_server(server: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Apply the rules of ``server`` (a kind from ``server.py``) to the adapted ``params``.
+
+    In place, and returned; nested values are replaced, never mutated (they may be the
+    caller's).
+
+    Raises:
+        UnsupportedParameterError: A ``tool_choice`` the server would silently ignore.
+    """
+    return _SERVER_RULES[server](params)
+
+
+# -- llama-cpp-python ---------------------------------------------------------------------------
+
+
+def for_llama_cpp_python(params: dict[str, Any]) -> dict[str, Any]:
+    """llama-cpp-python's rules (see the module docstring)."""
     if "max_completion_tokens" in params:
         params["max_tokens"] = params.pop("max_completion_tokens")
     response_format = params.get("response_format")
@@ -51,7 +84,7 @@ def adapt_request(provider: str, params: dict[str, Any]) -> dict[str, Any]:
     messages = params.get("messages")
     if isinstance(messages, list):
         params["messages"] = [_message(message) for message in messages]
-    _neutral_reasoning_options(provider, params)
+    _name_the_one_required_tool(params)
     return params
 
 
@@ -91,58 +124,27 @@ def _is_text_part(part: Any) -> bool:
     )
 
 
-def _neutral_reasoning_options(provider: str, params: dict[str, Any]) -> None:
-    if params.pop("enable_thinking", None):
-        raise UnsupportedParameterError(
-            f"provider {provider!r} cannot switch thinking on per request (enable_thinking=True): "
-            "a llama.cpp server decides it from the model's chat template when it starts "
-            "(llama-cpp-python: --chat_template_kwargs '{\"enable_thinking\": true}'); servers "
-            "that read template arguments per request (llama-server) take "
-            "extra_body={'chat_template_kwargs': {'enable_thinking': True}}"
-        )
-    budget = params.pop("reasoning_max_tokens", None)
-    if budget is not None:
-        raise UnsupportedParameterError(
-            f"provider {provider!r} has no per-request reasoning budget "
-            f"(reasoning_max_tokens={budget!r}): bound the whole answer with max_tokens, or "
-            "start llama-server with --reasoning-budget"
-        )
-
-
-# -- per server -------------------------------------------------------------------------------
-
-
-def adapt_for_server(server: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Apply the rules of ``server`` (a kind from ``server.py``) to the adapted ``params``.
-
-    In place, and returned; nested values are replaced, never mutated (they may be the
-    caller's).
-    """
-    return _SERVER_RULES[server](params)
-
-
-def for_llama_cpp_python(params: dict[str, Any]) -> dict[str, Any]:
-    """``"required"`` with exactly one tool becomes that tool's name.
-
-    "required" with one tool means "call this tool", which the server does honour when the
-    tool is named. With several tools there is no equivalent: the choice is sent as given
-    (the server answers with text).
-    """
+def _name_the_one_required_tool(params: dict[str, Any]) -> None:
+    # "required" with one tool means "call this tool", which the server does honour when
+    # the tool is named. With several tools there is no equivalent: the choice is sent as
+    # given (the server answers with text).
     tools = params.get("tools")
     if params.get("tool_choice") == "required" and isinstance(tools, list) and len(tools) == 1:
         name = _tool_name(tools[0])
         if name is not None:
             params["tool_choice"] = {"type": "function", "function": {"name": name}}
-    return params
+
+
+# -- llama-server -------------------------------------------------------------------------------
 
 
 def for_llama_server(params: dict[str, Any]) -> dict[str, Any]:
     """A named tool choice becomes ``"required"`` over that one tool; strings pass.
 
     ``{"type": "function", "function": {"name": N}}`` means "call N": the same request as
-    ``"required"`` with ``tools`` narrowed to N, which llama-server enforces with a grammar.
-    ``parallel_tool_calls`` defaults to ``False`` there, since a named choice asks for one
-    call.
+    ``"required"`` with ``tools`` narrowed to N, which llama-server enforces with a grammar
+    from the first token on. ``parallel_tool_calls`` defaults to ``False`` there, since a
+    named choice asks for one call.
 
     Raises:
         UnsupportedParameterError: Another ``tool_choice`` object, or a name that is not
