@@ -17,13 +17,10 @@ llama-cpp-python's rules, the standard OpenAI forms, and the next one asks again
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
-import urllib.error
-import urllib.request
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -53,14 +50,7 @@ _PROPS_KEYS = frozenset({"build_info", "default_generation_settings", "chat_temp
 _NO_ROUTE = frozenset({301, 302, 303, 307, 308, 404, 405})
 
 logger = logging.getLogger("msgflux.llamacpp")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # the 3xx is raised as an HTTPError, and read as an answer
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
+_opener: Any = None  # built on the first probe: `import msgflux` loads no HTTP client
 
 
 def check_server_option(value: object) -> str:
@@ -145,15 +135,20 @@ class ServerDetector:
         kind = self._kind
         if kind is not None:
             return kind
+        import asyncio
+
         return await asyncio.to_thread(self.detect)
 
     def _probe(self) -> str | None:
+        import urllib.error
+        import urllib.request
+
         url = props_url(self.base_url)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if self._api_key:
             request.add_header("Authorization", f"Bearer {self._api_key}")
         try:
-            with _opener.open(request, timeout=PROBE_TIMEOUT) as answer:
+            with _no_redirect_opener().open(request, timeout=PROBE_TIMEOUT) as answer:
                 status, body = answer.status, answer.read()
         except urllib.error.HTTPError as error:
             status, body = error.code, b""
@@ -167,3 +162,17 @@ class ServerDetector:
 
     def __repr__(self) -> str:
         return f"ServerDetector({self.base_url!r}, kind={self._kind!r})"
+
+
+def _no_redirect_opener() -> Any:
+    """A urllib opener that answers a redirect as it is, without following it."""
+    global _opener
+    if _opener is None:
+        import urllib.request
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: object, **kwargs: object) -> None:
+                return None  # the 3xx is raised as an HTTPError, and read as an answer
+
+        _opener = urllib.request.build_opener(NoRedirect)
+    return _opener
