@@ -61,7 +61,7 @@ def probes(server: LoopbackServer) -> list[str]:
 
 
 def test_server_option_is_checked_when_the_model_is_built(loopback_server):
-    with pytest.raises(ValueError, match="server must be one of 'auto', 'llama-server'"):
+    with pytest.raises(ValueError, match="server= must be one of 'auto', 'llama-server'"):
         llamacpp_model(loopback_server.base_url, server="llamaserver")
 
 

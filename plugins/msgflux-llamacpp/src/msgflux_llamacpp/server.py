@@ -61,7 +61,10 @@ def check_server_option(value: object) -> str:
     """
     if value not in SERVER_CHOICES:
         choices = ", ".join(repr(choice) for choice in SERVER_CHOICES)
-        raise ValueError(f"server must be one of {choices}; got {value!r}")
+        raise ValueError(
+            f"the llamacpp provider's server= must be one of {choices} (which llama.cpp "
+            f"server answers at the base URL; 'auto' asks it); got {value!r}"
+        )
     return str(value)
 
 
