@@ -178,7 +178,7 @@ def _build(python: Path, directory: Path, quiet: bool) -> None:
     run([*configure, *(f"-D{option}" for option in CMAKE_OPTIONS)], quiet=quiet)
     steps["configure"] = time.monotonic() - mark
 
-    say(f"compiling {_TARGET} with {jobs} jobs (a few minutes)", quiet)
+    say(f"compiling {_TARGET} with {jobs} jobs (about 15 CPU-minutes)", quiet)
     mark = time.monotonic()
     run([cmake, "--build", build, "--target", _TARGET, "--parallel", jobs], quiet=quiet)
     steps["compile"] = time.monotonic() - mark
