@@ -1,14 +1,21 @@
-"""msgflux against a real llama.cpp server (llama-cpp-python) serving SmolLM2-135M-Instruct.
+"""msgflux against real llama.cpp servers serving SmolLM2-135M-Instruct.
 
-The loopback tests prove the protocol we believe in; these prove the one that exists. The
-model is tiny, so the assertions are about structure and plumbing (types, non-empty text, a
-valid Struct, a call to the forced tool), never about what the answers say.
+The loopback tests prove the protocol we believe in; these prove the one that exists. Tests
+that take ``model`` run against both servers, llama-cpp-python's and llama.cpp's own
+llama-server (``real_server`` in ``conftest.py``); where the servers differ, the test says
+how, and the plugin README's feature table comes from these tests. Tool calls need
+``python_server_model``: with SmolLM2's chat template llama-server does not call tools (see
+``test_llama_server.py``).
+
+The model is tiny, so the assertions are about structure and plumbing (types, non-empty text,
+a valid Struct, a call to the forced tool), never about what the answers say.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import msgspec
 import pytest
@@ -45,20 +52,39 @@ def assert_text_answer(response: mf.ModelResponse) -> None:
     assert response.metadata.finish_reason in ("stop", "length")
 
 
+# What each server logs when a client leaves in the middle of an answer.
+DISCONNECTED = {"llama-cpp-python": "Disconnected from client", "llama-server": "cancel task"}
+
+
 def disconnects(server) -> int:
     """How many times the server logged a client leaving in the middle of an answer."""
-    return server.log_path.read_text(errors="replace").count("Disconnected from client")
+    return server.log_text().count(DISCONNECTED[server.kind])
+
+
+def wait_for_disconnects(server, more_than: int, timeout: float = 60.0) -> None:
+    """Wait until the server has logged a client leaving more than ``more_than`` times.
+
+    llama-server answers requests side by side, so a later answer completing says nothing
+    about when it noticed the abandoned one; the wait is bounded, not a measurement.
+    """
+    deadline = time.monotonic() + timeout
+    while disconnects(server) <= more_than:
+        assert time.monotonic() < deadline, f"no disconnect logged:\n{server.log_tail()}"
+        time.sleep(0.05)
 
 
 # -- plain calls ------------------------------------------------------------------------------
 
 
-def test_chat(model):
+def test_chat(model, real_server):
     response = model("Say hello in one short sentence.")
     assert_text_answer(response)
     usage = response.metadata.usage
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    if real_server.kind == "llama-server":
+        # How much of the prompt its cache served; llama-cpp-python does not say.
+        assert isinstance(usage["prompt_tokens_details"]["cached_tokens"], int)
 
 
 async def test_async_chat(model):
@@ -76,8 +102,9 @@ def test_system_prompt_and_history(model):
 
 
 def test_max_tokens_bounds_the_answer(model):
-    # The server ignores `max_completion_tokens` (what the openai base sends): without the
-    # plugin's renaming this answer would run to the end of a long story.
+    # llama-cpp-python ignores `max_completion_tokens` (what the openai base sends): without
+    # the plugin's renaming this answer would run to the end of a long story. llama-server
+    # takes it as it is.
     response = model(LONG_PROMPT, max_tokens=3)
     assert response.metadata.finish_reason == "length"
     assert response.metadata.usage["completion_tokens"] == 3
@@ -111,17 +138,23 @@ async def test_stream_async(model):
     assert response.metadata.finish_reason in ("stop", "length")
 
 
-def test_stream_has_no_usage(model):
-    # Observed: llama-cpp-python ignores stream_options.include_usage. If a later server
-    # version sends usage, this test tells us to update the plugin README.
+def test_stream_usage_depends_on_the_server(model, real_server):
+    # llama-cpp-python ignores stream_options.include_usage; llama-server sends usage in a
+    # last chunk. If that changes, this test tells us to update the plugin README.
     response = model("Say hi.", stream=True, max_tokens=4)
     response.result()
-    assert "usage" not in response.metadata
+    if real_server.kind == "llama-cpp-python":
+        assert "usage" not in response.metadata
+    else:
+        usage = response.metadata.usage
+        assert usage["completion_tokens"] == 4
+        assert isinstance(usage["prompt_tokens_details"]["cached_tokens"], int)
 
 
 async def test_concurrent_streams_each_get_their_whole_answer(model):
-    # The fixture's server queues requests (--interrupt_requests False); by default it would
-    # abort the stream in progress whenever another request arrives.
+    # llama-cpp-python queues requests (the fixture starts it with --interrupt_requests
+    # False; by default it aborts the stream in progress whenever another request arrives);
+    # llama-server answers them side by side (4 slots).
     async def one(n: int) -> tuple[str, str]:
         response = await model.acall(f"Count from one to {n}.", stream=True, max_tokens=12)
         text = "".join([chunk async for chunk in response.consume()])
@@ -151,8 +184,8 @@ def test_concurrent_sync_streams_from_threads(model):
     assert len(results) == 3 and all(text.strip() for text in results)
 
 
-def test_leaving_a_stream_midway_closes_it_and_the_server_still_answers(model, llamacpp_server):
-    before = disconnects(llamacpp_server)
+def test_leaving_a_stream_midway_closes_it_and_the_server_still_answers(model, real_server):
+    before = disconnects(real_server)
     response = model(LONG_PROMPT, stream=True, max_tokens=400)
     received = []
     for chunk in response:
@@ -160,14 +193,13 @@ def test_leaving_a_stream_midway_closes_it_and_the_server_still_answers(model, l
         if len(received) == 3:
             break
     assert response.wait(timeout=60) and response.done
-    # The server handles one request at a time: by the time this answer is complete, it
-    # has dealt with the abandoned one, and logged that its client left.
     assert_text_answer(model("Say hi.", max_tokens=8))
-    assert disconnects(llamacpp_server) > before
+    # The server noticed its client leave (and stopped generating for it).
+    wait_for_disconnects(real_server, more_than=before)
 
 
-async def test_closing_an_async_stream_midway_and_the_server_still_answers(model, llamacpp_server):
-    before = disconnects(llamacpp_server)
+async def test_closing_an_async_stream_midway_and_the_server_still_answers(model, real_server):
+    before = disconnects(real_server)
     response = await model.acall(LONG_PROMPT, stream=True, max_tokens=400)
     received = []
     async for chunk in response.consume():
@@ -177,7 +209,7 @@ async def test_closing_an_async_stream_midway_and_the_server_still_answers(model
     await response.aclose()
     assert response.done and len(received) == 3
     assert_text_answer(await model.acall("Say hi.", max_tokens=8))
-    assert disconnects(llamacpp_server) > before
+    await asyncio.to_thread(wait_for_disconnects, real_server, before)
 
 
 # -- structured output ------------------------------------------------------------------------
@@ -196,11 +228,13 @@ async def test_structured_output_async(model):
     assert isinstance(msgspec.convert(response.consume(), City), City)
 
 
-# -- tool calls -------------------------------------------------------------------------------
+# -- tool calls (llama-cpp-python; llama-server: test_llama_server.py) ---------------------------
 
 
-def test_forced_tool_call(model):
-    response = model("What is the weather in Paris?", tool_definitions=forced_weather_tool())
+def test_forced_tool_call(python_server_model):
+    response = python_server_model(
+        "What is the weather in Paris?", tool_definitions=forced_weather_tool()
+    )
     assert response.response_type == "tool_call"
     aggregator = response.consume()
     assert isinstance(aggregator, ToolCallAggregator)
@@ -211,10 +245,10 @@ def test_forced_tool_call(model):
     assert response.metadata.finish_reason == "tool_calls"
 
 
-def test_forced_tool_call_streamed(model):
+def test_forced_tool_call_streamed(python_server_model):
     # The server repeats the call id and the function name in every fragment; the calls
     # must still assemble to one call named once.
-    response = model(
+    response = python_server_model(
         "What is the weather in Paris?", tool_definitions=forced_weather_tool(), stream=True
     )
     aggregator = response.consume()
@@ -224,8 +258,8 @@ def test_forced_tool_call_streamed(model):
     assert isinstance(call["function"]["arguments"]["city"], str)
 
 
-async def test_forced_tool_call_streamed_async(model):
-    response = await model.acall(
+async def test_forced_tool_call_streamed_async(python_server_model):
+    response = await python_server_model.acall(
         "What is the weather in Oslo?", tool_definitions=forced_weather_tool(), stream=True
     )
     aggregator = await response.aresult()
@@ -234,10 +268,10 @@ async def test_forced_tool_call_streamed_async(model):
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-def test_full_tool_loop(model, stream):
+def test_full_tool_loop(python_server_model, stream):
     tools = forced_weather_tool()
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
-    response = model(messages, tool_definitions=tools, stream=stream)
+    response = python_server_model(messages, tool_definitions=tools, stream=stream)
     aggregator = response.consume()
     for call in aggregator.get_calls():
         function = call["function"]
@@ -247,7 +281,9 @@ def test_full_tool_loop(model, stream):
     messages += aggregator.get_messages()
     # The assistant message of the round has no text; the server rejects `content: null`.
     assert messages[1]["role"] == "assistant" and messages[1]["content"] is None
-    final = model(messages, tool_definitions=ToolDefinitions.from_callables([get_weather]))
+    final = python_server_model(
+        messages, tool_definitions=ToolDefinitions.from_callables([get_weather])
+    )
     assert_text_answer(final)
 
 
@@ -260,13 +296,16 @@ def test_context_overflow_is_a_bad_request(model):
     assert caught.value.status == 400 and "context" in str(caught.value)
 
 
-def test_invalid_request_is_a_bad_request_not_a_server_error(model):
-    # The server answers request validation errors with HTTP 500; msgflux would retry those.
+def test_invalid_request_is_a_bad_request_not_a_server_error(model, real_server):
     with pytest.raises(mf.BadRequestError) as caught:
         model("Say hi.", extra_body={"top_logprobs": -1})
-    assert "validation error" in str(caught.value)
-    assert isinstance(caught.value.__cause__, mf.ProviderError)
-    assert caught.value.__cause__.status == 500
+    if real_server.kind == "llama-cpp-python":
+        # It answers request validation errors with HTTP 500; msgflux would retry those.
+        assert "validation error" in str(caught.value)
+        assert isinstance(caught.value.__cause__, mf.ProviderError)
+        assert caught.value.__cause__.status == 500
+    else:
+        assert caught.value.status == 400 and "top_logprobs" in str(caught.value)
 
 
 def test_enable_thinking_is_refused_before_sending(model):
@@ -274,7 +313,7 @@ def test_enable_thinking_is_refused_before_sending(model):
         model("Say hi.", enable_thinking=True)
 
 
-# -- agent ------------------------------------------------------------------------------------
+# -- agent (llama-cpp-python: it calls tools) -------------------------------------------------
 
 
 class WeatherLog:
@@ -306,9 +345,11 @@ def weather_agent(model, log: WeatherLog, **config):
     )
 
 
-def test_agent_runs_its_tool_and_answers(model):
+def test_agent_runs_its_tool_and_answers(python_server_model):
     log = WeatherLog()
-    result = weather_agent(model, log, return_messages=True)("What is the weather in Paris?")
+    result = weather_agent(python_server_model, log, return_messages=True)(
+        "What is the weather in Paris?"
+    )
     assert isinstance(result.answer, str) and result.answer.strip()
     assert len(log.cities) == 1 and isinstance(log.cities[0], str)
     roles = [message["role"] for message in result.messages]
@@ -316,16 +357,16 @@ def test_agent_runs_its_tool_and_answers(model):
     assert result.messages[2]["content"] == f"sunny, 21 C in {log.cities[0]}"
 
 
-async def test_agent_async(model):
+async def test_agent_async(python_server_model):
     log = WeatherLog()
-    answer = await weather_agent(model, log).acall("What is the weather in Rome?")
+    answer = await weather_agent(python_server_model, log).acall("What is the weather in Rome?")
     assert isinstance(answer, str) and answer.strip()
     assert len(log.cities) == 1
 
 
-def test_agent_streaming(model):
+def test_agent_streaming(python_server_model):
     log = WeatherLog()
-    response = weather_agent(model, log, stream=True)("What is the weather in Oslo?")
+    response = weather_agent(python_server_model, log, stream=True)("What is the weather in Oslo?")
     chunks = list(response)
     assert "".join(chunks).strip() and response.response_type == "text_generation"
     assert len(log.cities) == 1

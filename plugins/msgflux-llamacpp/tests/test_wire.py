@@ -2,7 +2,9 @@
 
 Requests are asserted as a llama.cpp server receives them: the adaptations in
 ``msgflux_llamacpp.params`` answer what llama-cpp-python's server was observed to reject
-or ignore (see the plugin README). The real server is exercised in ``tests/integration``.
+or ignore (see the plugin README). These models say ``server="llama-cpp-python"``, so no
+``/props`` probe is among the recorded requests; ``test_server.py`` covers the probe and
+llama-server's own request forms. The real servers are exercised in ``tests/integration``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class City(msgspec.Struct):
 
 def llamacpp_model(server, **options):
     options.setdefault("api_key", "k")
+    options.setdefault("server", "llama-cpp-python")
     return mf.Model.chat_completion("llamacpp/smollm2", base_url=server.base_url, **options)
 
 
@@ -79,14 +82,23 @@ def test_a_keyless_model_sends_no_authorization(loopback_server, monkeypatch):
     monkeypatch.delenv("LLAMACPP_API_KEY", raising=False)
     model = mf.Model.chat_completion("llamacpp/smollm2", base_url=loopback_server.base_url)
     assert model("Hello").consume() == "echo: Hello"
-    assert "authorization" not in loopback_server.last_request.headers
+    # Neither the /props probe nor the request carries a key.
+    assert [request.path for request in loopback_server.requests] == [
+        "/props",
+        "/v1/chat/completions",
+    ]
+    assert all("authorization" not in r.headers for r in loopback_server.requests)
 
 
 def test_key_from_its_own_env_var(loopback_server, monkeypatch):
     monkeypatch.setenv("LLAMACPP_API_KEY", "server-key")
     model = mf.Model.chat_completion("llamacpp/smollm2", base_url=loopback_server.base_url)
     model("Hello")
-    assert loopback_server.last_request.headers["authorization"] == "Bearer server-key"
+    # llama-server started with --api-key guards /props too: the probe carries the key.
+    assert [r.headers["authorization"] for r in loopback_server.requests] == [
+        "Bearer server-key",
+        "Bearer server-key",
+    ]
 
 
 # -- token limits -----------------------------------------------------------------------------
@@ -129,11 +141,11 @@ def test_structured_output_is_sent_as_a_json_object_with_its_schema(model, loopb
     ],
 )
 def test_response_format_adaptation(given, sent):
-    # Unit level: a derived provider or a @register_model class may hand any format over.
-    from msgflux_llamacpp.params import adapt_request
+    # Unit level: a derived provider or a spec-16 model may hand any response format over.
+    from msgflux_llamacpp.params import for_llama_cpp_python
 
     snapshot = msgspec.json.encode(given)
-    adapted = adapt_request("llamacpp", {"model": "m", "messages": [], "response_format": given})
+    adapted = for_llama_cpp_python({"model": "m", "messages": [], "response_format": given})
     assert adapted["response_format"] == sent
     assert msgspec.json.encode(given) == snapshot
 
@@ -195,11 +207,11 @@ def test_image_parts_are_sent_as_given(model, loopback_server):
     assert loopback_server.last_request.json["messages"][0]["content"] == content
 
 
-# -- tool choice ------------------------------------------------------------------------------
+# -- tool choice (llama-server's forms: test_server.py) ---------------------------------------
 
 
 def test_required_with_one_tool_names_that_tool(model, loopback_server):
-    # The server produces a call only for a named tool choice; "required" is ignored.
+    # llama-cpp-python produces a call only for a named tool choice; "required" is ignored.
     loopback_server.enqueue(Reply.calls(ToolCall("get_weather", {"city": "Oslo"}, id="c1")))
     model("q", tool_definitions=ToolDefinitions(schemas=[WEATHER], choice="required"))
     assert loopback_server.last_request.json["tool_choice"] == {

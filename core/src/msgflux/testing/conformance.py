@@ -29,7 +29,7 @@ What a subclass can set:
   call is asserted exactly).
 - ``make_model(server, **options)``: how a model is built (extra options, env vars...).
 - ``assert_*_request`` methods: what the provider's request looks like for plain calls,
-  streams, tools and structured output (the defaults are OpenAI's shapes), and
+  streams, tools, structured output and text parts (the defaults are OpenAI's shapes), and
   ``check_request(request, case)`` for anything else, called after every exchange.
 - ``transports``: the values of the provider's ``transport`` option to run every test with.
   ``TRANSPORTS`` below is the one place that lists them for OpenAI-compatible providers.
@@ -218,6 +218,10 @@ class ProviderConformance:
         assert response_format["type"] == "json_schema"
         assert response_format["json_schema"]["name"] == name
         assert response_format["json_schema"]["schema"]["required"] == ["value", "unit"]
+
+    def assert_text_parts_request(self, content: Any, parts: list[Any], joins: bool) -> None:
+        """Text parts are joined into one string when ``Quirks.text_content_only``, else sent."""
+        assert content == ("\n".join(part["text"] for part in parts) if joins else parts)
 
     def assert_web_search_request(self, body: Mapping[str, Any]) -> None:
         """Web search is asked for with OpenAI's ``web_search_options``."""
@@ -745,7 +749,7 @@ class ProviderConformance:
         parts = [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]
         model([{"role": "user", "content": parts}])
         content = self._last(loopback_server, "text")["messages"][0]["content"]
-        assert content == ("Hello\nthere" if joins else parts)
+        self.assert_text_parts_request(content, parts, joins)
 
     def test_images_as_declared(self, loopback_server, transport):
         model = self._model(loopback_server, transport)

@@ -8,18 +8,21 @@ print(model("Hello").consume())
 ```
 
 The provider extends ``openai``: transport, decoding and reasoning extraction are the
-OpenAI plugin's. This plugin adds only what a llama.cpp server does differently
-(``params.py`` for requests, ``errors.py`` for its error statuses). Tool-call streams that
-repeat the call id and function name in every fragment need nothing here: msgflux's
-``ToolCallAggregator`` treats a repeated name as the name it already holds.
+OpenAI plugin's. This plugin adds only what a llama.cpp server does differently:
+``params.py`` for requests (rules for both servers, and per server), ``server.py`` to know
+which server it talks to (``server="auto"`` probes ``/props`` once), ``clients.py`` to apply
+the server's rules when a request is sent, ``errors.py`` for its error statuses. Tool-call
+streams that repeat the call id and function name in every fragment need nothing here:
+msgflux's ``ToolCallAggregator`` treats a repeated name as the name it already holds.
 """
 
 from __future__ import annotations
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec, Quirks
-from msgflux_llamacpp.errors import wrap_clients
+from msgflux_llamacpp.clients import build_detectors, wrap_clients
 from msgflux_llamacpp.params import adapt_request
+from msgflux_llamacpp.server import check_server_option
 
 __all__ = ["PROVIDER"]
 
@@ -31,18 +34,18 @@ PROVIDER = ProviderSpec(
     api_key_required=False,
     base_url_env="LLAMACPP_BASE_URL",
     default_base_url="http://127.0.0.1:8080/v1",
+    # Which server answers at the base URL: "llama-server" (llama.cpp's own),
+    # "llama-cpp-python", or "auto" to ask it once (GET /props) on the first request.
+    options={"server": "auto"},
     # Not declared: audio output and web search (no such thing in llama.cpp). Vision needs
     # a server started with a multimodal projector; reasoning arrives as
     # `reasoning_content` from llama-server with a thinking model.
     supports=frozenset(
         {"streaming", "tools", "structured_output", "logprobs", "reasoning", "vision"}
     ),
-    quirks=Quirks(
-        # The servers ignore max_completion_tokens: only max_tokens bounds the answer.
-        max_tokens_field="max_tokens",
-        # Chat templates that expect string content fail on a list of text parts.
-        text_content_only=True,
-    ),
+    # True of both servers: max_tokens bounds the answer (llama-cpp-python ignores
+    # max_completion_tokens). What only one server needs is applied per server (params.py).
+    quirks=Quirks(max_tokens_field="max_tokens"),
     description="llama.cpp servers (llama-cpp-python, llama-server): local GGUF models",
 )
 
@@ -53,10 +56,15 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def initialize_client(clients):
+def validate_options(options):
+    check_server_option(options["server"])
+
+
+@hookimpl
+def initialize_client(model, clients):
     if clients is None:
         return None
-    return wrap_clients(clients)
+    return wrap_clients(clients, *build_detectors(model))
 
 
 @hookimpl
