@@ -37,6 +37,7 @@ from msgflux.errors import (
     UnsupportedParameterError,
 )
 from msgflux.hookspecs import hookimpl
+from msgflux.http import Timeout
 from msgflux.models.chat_completion import ChatCompletionModel
 from msgflux.models.model import Model
 from msgflux.models.response import ModelResponse, ModelStreamResponse
@@ -66,6 +67,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseDecodeError",
     "StructuredOutputError",
+    "Timeout",
     "UnsupportedParameterError",
     "__version__",
     "dotdict",
@@ -77,7 +79,9 @@ __all__ = [
 ]
 
 # Subpackages imported on first attribute access, so `import msgflux` stays light.
-_LAZY_SUBMODULES = frozenset({"dsl", "generation", "models", "nn", "plugins", "testing", "tools"})
+_LAZY_SUBMODULES = frozenset(
+    {"dsl", "generation", "http", "models", "nn", "plugins", "testing", "tools"}
+)
 
 
 def __getattr__(name: str) -> Any:

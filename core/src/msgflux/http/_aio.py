@@ -264,9 +264,11 @@ class _Pool:
         idle = self.idle
         while idle:
             conn = idle.pop()
-            if not conn.lost:
+            if not conn.lost and _idle_ok(conn.sock):
                 return conn
-            # closed by the server while idle: nothing was written to it
+            # Closed by the server while idle (its FIN may not have reached our protocol
+            # yet): nothing was written to it, so another connection may take its place.
+            conn.abort()
         try:
             return await self._connect(budget, until)
         except BaseException:
@@ -457,6 +459,21 @@ class _Pool:
 def _expire(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
         waiter.set_result(False)
+
+
+def _idle_ok(sock: socket.socket) -> bool:
+    """Whether an idle connection's socket has nothing to read (no EOF, no stray bytes).
+
+    A peek on the raw (non-blocking) socket: it consumes nothing, and for TLS it sees the
+    encrypted records (a close_notify counts as something to read: the connection goes).
+    """
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # returns b"" at EOF, a byte for stray data
+    except BlockingIOError:
+        return True  # nothing to read: the connection is idle and open
+    except OSError:
+        return False
+    return False
 
 
 def _literal_address(host: str, port: int) -> list[tuple[Any, ...]] | None:

@@ -18,6 +18,7 @@ top-level ``message``, or else the raw text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -50,6 +51,13 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     from msgflux.utils.http import parse_retry_after
 
     return parse_retry_after(headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -106,7 +114,7 @@ def error_from_response(
         The exception to raise (not raised here).
     """
     payload, text = _decode_body(body)
-    message = provider_message(payload) or text.strip() or reason or f"HTTP {status}"
+    message = provider_message(payload) or text.strip() or reason or _phrase(status)
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "..."
     cls = _BY_STATUS.get(status, ProviderError)

@@ -393,7 +393,7 @@ class EventStream:
         if self._closed:
             return None
         parser = self._parser
-        if not parser.done:
+        if not parser.done and not parser.has_body:
             data = self._recv_locked()
             if data is None:
                 return None

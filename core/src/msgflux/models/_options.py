@@ -51,6 +51,9 @@ MODEL_OPTIONS = (
     "enable_cache",
     "cache_size",
     "retry",
+    # TLS for the provider's HTTP client (read by the plugins when they build clients).
+    "verify",
+    "ssl_context",
 )
 
 #: Keyword arguments of ``model(...)`` / ``model.acall(...)`` besides ``REQUEST_OPTIONS``.

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError, redact_secret
+from msgflux.http._timeout import Timeout, deadline_of
 from msgflux.models._options import (
     CALL_OPTIONS,
     MODEL_OPTIONS,
@@ -44,6 +45,8 @@ from msgflux.models.response import ModelResponse, ModelStreamResponse
 from msgflux.plugins import resolve_hooks
 
 if TYPE_CHECKING:
+    import ssl
+
     from msgflux.providers import ProviderSpec
     from msgflux.tools import ToolDefinitions
 
@@ -54,7 +57,9 @@ logger = logging.getLogger("msgflux.models")
 DEFAULT_TIMEOUT = 600.0
 
 _SERIALIZED_MODEL_OPTIONS = tuple(
-    name for name in MODEL_OPTIONS if name not in ("api_key", "retry", "extra_headers")
+    name
+    for name in MODEL_OPTIONS
+    if name not in ("api_key", "retry", "extra_headers", "ssl_context")  # ssl_context: live
 )
 _LEGACY_PARAM_KEYS = ("max_tokens", "tools", "tool_choice")
 _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
@@ -99,7 +104,9 @@ class ChatCompletionModel:
             as a class attribute instead.
         api_key: The API key; by default read from the provider's env var.
         base_url: The API base URL; by default the provider's env var or default URL.
-        timeout: Seconds to wait for a response (and between stream chunks).
+        timeout: A ``msgflux.Timeout`` (connect, read gap, first_token, total), or seconds
+            for connecting and for each read (so also between stream chunks); ``None``
+            waits forever.
         max_tokens, temperature, top_p, stop, seed, presence_penalty, frequency_penalty,
         reasoning_effort, verbosity, modalities, audio, logprobs, top_logprobs,
         parallel_tool_calls, prompt_cache_retention, web_search_options: Generation
@@ -119,6 +126,10 @@ class ChatCompletionModel:
         enable_cache: Cache identical requests in process (LRU of ``cache_size``).
         retry: Retry policy: ``None`` for the default, ``False`` to disable, or a tenacity
             ``Retrying`` / settings dict.
+        verify: TLS verification: ``True`` (system trust store), ``False``, or the path of
+            a CA bundle.
+        ssl_context: An ``ssl.SSLContext`` used as given (client certificates, a private
+            CA...); overrides ``verify``.
         **provider_options: Options the provider's plugin declares (see its README).
     """
 
@@ -132,7 +143,7 @@ class ChatCompletionModel:
         provider: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         max_tokens: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
@@ -161,6 +172,8 @@ class ChatCompletionModel:
         enable_cache: bool = False,
         cache_size: int = 128,
         retry: Any = None,
+        verify: bool | str = True,
+        ssl_context: ssl.SSLContext | None = None,
         **provider_options: Any,
     ) -> None:
         if not isinstance(model_id, str) or not model_id:
@@ -221,6 +234,11 @@ class ChatCompletionModel:
 
         check_retry_policy(retry)  # a bad retry= fails here, not at the first failure
         self.retry = retry
+        # -- TLS (issue 14): plugins read these when they build their HTTP clients.
+        from msgflux.http._tls import check_verify
+
+        self.verify = check_verify(verify)
+        self.ssl_context = ssl_context
 
         self._api_key = Secret(api_key) if api_key else None
         self._base_url = base_url
@@ -373,7 +391,7 @@ class ChatCompletionModel:
             if hit:
                 hit_response: ModelResponse = cached
                 return hit_response
-        output = self._with_retry(lambda: self._send(self.client, call.params))
+        output = self._with_retry(lambda: self._send(self.client, call.params), call.params)
         response = self._respond(output, call)
         if cache is not None and call.cache_key is not None:
             cache.set(call.cache_key, response)
@@ -476,7 +494,8 @@ class ChatCompletionModel:
             params["extra_headers"] = extra_headers
         timeout = _check_timeout(call_options.get("timeout", self.timeout))
         if timeout is not None:
-            params["timeout"] = timeout
+            # A Timeout's total deadline starts now: retries and the transport share it.
+            params["timeout"] = timeout.start() if isinstance(timeout, Timeout) else timeout
 
         cache_key = None
         if self._response_cache is not None and not stream:
@@ -601,16 +620,19 @@ class ChatCompletionModel:
 
     # -- 3: transport --------------------------------------------------------------------------
 
-    def _with_retry(self, send: Any) -> Any:
+    def _with_retry(self, send: Any, params: dict[str, Any] | None = None) -> Any:
         from msgflux.utils.retry import call_with_retry
 
-        return call_with_retry(self, send)
+        # A call's total deadline (msgflux.Timeout(total=...)) bounds its retries too.
+        return call_with_retry(self, send, deadline=deadline_of((params or {}).get("timeout")))
 
     async def _awith_retry(self, send: Any, *args: Any) -> Any:
         from msgflux.utils.retry import acall_with_retry
 
         # tenacity awaits only coroutine *functions*, so pass the method, not a lambda.
-        return await acall_with_retry(self, send, *args)
+        # Both callers pass the request params last; their timeout's deadline bounds retries.
+        deadline = deadline_of(args[-1].get("timeout")) if args else None
+        return await acall_with_retry(self, send, *args, deadline=deadline)
 
     def _send(self, client: Any, params: dict[str, Any]) -> Any:
         if client is None:
@@ -735,7 +757,9 @@ class ChatCompletionModel:
         error: BaseException | None = None
         process = self._hooks.process_output
         try:
-            handle.stream, chunks, first = self._with_retry(lambda: self._open_stream(call.params))
+            handle.stream, chunks, first = self._with_retry(
+                lambda: self._open_stream(call.params), call.params
+            )
             if first is not _END and not handle.cancelled:
                 if call.prefilling:
                     response.add(call.prefilling)
@@ -908,10 +932,13 @@ class ChatCompletionModel:
 _END = object()  # marks a stream that ended before its first chunk
 
 
-def _check_timeout(timeout: Any) -> float | None:
-    """``timeout`` if it is ``None`` (wait forever) or a positive number of seconds."""
-    if timeout is None:
-        return None
+def _check_timeout(timeout: Any) -> Timeout | float | None:
+    """``timeout`` if it is ``None`` (wait forever), a positive number of seconds or a
+    ``msgflux.Timeout`` (a mapping of its fields, as ``serialize()`` writes, becomes one)."""
+    if timeout is None or isinstance(timeout, Timeout):
+        return timeout
+    if isinstance(timeout, dict):
+        return Timeout.of(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise ValueError(
             f"`timeout` must be a positive number of seconds (or None to wait forever), "
