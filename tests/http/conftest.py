@@ -25,6 +25,9 @@ HOLD = "hold"  # keep the connection open, silent, until the test ends
 HALF_CLOSE = "half-close"  # shut down our write side (the client sees EOF), keep reading
 
 
+NO_SCRIPT = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 9\r\n\r\nno script"
+
+
 @dataclass(frozen=True)
 class Drip:
     """Send ``data`` one byte at a time, ``gap`` seconds apart."""
@@ -51,6 +54,7 @@ class RawServer:
     scripts: queue.Queue[list[Any]] = field(default_factory=queue.Queue)
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections this server has closed
     stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _sockets: list[socket.socket] = field(default_factory=list)
@@ -118,20 +122,26 @@ class RawServer:
                 return None
 
     def _handle(self, conn: socket.socket) -> None:
+        try:
+            self._serve_connection(conn)
+        finally:
+            conn.close()
+            self.closed += 1
+
+    def _serve_connection(self, conn: socket.socket) -> None:
         leftover = b""
-        with conn:
-            while not self.stop.is_set():
-                read = self._read_request(conn, leftover)
-                if read is None:
-                    return
-                seen, leftover = read
-                self.requests.append(seen)
-                try:
-                    script = self.scripts.get_nowait()
-                except queue.Empty:
-                    script = [b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 9\r\n\r\nno script", CLOSE]
-                if not self._play(conn, script):
-                    return
+        while not self.stop.is_set():
+            read = self._read_request(conn, leftover)
+            if read is None:
+                return
+            seen, leftover = read
+            self.requests.append(seen)
+            try:
+                script = self.scripts.get_nowait()
+            except queue.Empty:
+                script = [NO_SCRIPT, CLOSE]
+            if not self._play(conn, script):
+                return
 
     def _play(self, conn: socket.socket, script: list[Any]) -> bool:
         """Run the steps; False when the connection is done."""
@@ -174,6 +184,18 @@ class RawServer:
                 pass
         for thread in self._threads:
             thread.join(10)
+
+
+def wait_until(condition: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Poll ``condition`` until true (a generous bound: only a broken run waits that long)."""
+    import time
+
+    end = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.fixture
