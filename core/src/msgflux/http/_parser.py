@@ -12,7 +12,9 @@ caller:
 - refusing a ``Transfer-Encoding`` other than ``chunked`` (llhttp would read such a body
   until close; no LLM server sends one, and h11 refuses it too);
 - ``Content-Encoding``: ``gzip`` and ``deflate`` are decoded, anything else is an error;
-- noticing bytes after a complete response, so that connection is never reused.
+- noticing bytes after a complete response, so that connection is never reused;
+- refusing control bytes in the reason phrase, which llhttp lets through (found by the
+  differential fuzz test against h11).
 
 Feed received bytes with :meth:`ResponseParser.feed` and the end of input with
 :meth:`ResponseParser.feed_eof`. Failures raise :class:`HTTPProtocolError` (the bytes are
@@ -22,6 +24,7 @@ broken); the clients turn both into :mod:`msgflux.errors`.
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -32,6 +35,9 @@ __all__ = ["MAX_HEAD", "ContentDecodingError", "HTTPProtocolError", "ResponsePar
 
 #: Bytes of status line and headers accepted before the response is refused.
 MAX_HEAD = 256 * 1024
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class HTTPProtocolError(Exception):
@@ -99,6 +105,9 @@ class ResponseParser:
             raise _Stop
 
     def on_status(self, reason: bytes) -> None:
+        # llhttp lets control bytes through in the reason phrase; RFC 9112 does not.
+        if _CONTROL.search(reason):
+            raise HTTPProtocolError("invalid HTTP response: a control character in the status line")
         self.reason = reason.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -236,6 +245,8 @@ class ResponseParser:
                 ) from exc
         else:
             out = b""
+        if decoder.unused_data:
+            raise ContentDecodingError("the response body goes on after its compressed data")
         if self.done and self._compressed and not decoder.eof:
             raise ContentDecodingError("the compressed response body ends early")
         return out
@@ -253,6 +264,10 @@ class _Deflate:
     @property
     def eof(self) -> bool:
         return self._inner is not None and self._inner.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return b"" if self._inner is None else self._inner.unused_data
 
     def decompress(self, data: bytes) -> bytes:
         if self._inner is None:
