@@ -55,9 +55,18 @@ def test_importing_msgflux_http_loads_no_socket_machinery():
 def anthropic_like(request: Request) -> Response:
     """A fake Messages API: named events for a stream, Anthropic's error shape for a 529."""
     if request.headers.get("x-api-key") != "k":
-        return Response(401, {}, b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}')
+        return Response(
+            401,
+            {},
+            b'{"type":"error","error":{"type":"authentication_error",'
+            b'"message":"invalid x-api-key"}}',
+        )
     if b'"overload"' in request.body:
-        return Response(529, {"request-id": "req_9"}, b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}')
+        return Response(
+            529,
+            {"request-id": "req_9"},
+            b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+        )
     if request.headers.get("accept") == "text/event-stream":
         body = (
             b'event: message_start\ndata: {"type":"message_start"}\n\n'
@@ -82,7 +91,7 @@ def mock_client(key: str = "k") -> tuple[Client, MockTransport]:
 
 def test_a_non_openai_wire_format_over_the_mock_transport():
     client, transport = mock_client()
-    status, headers, body = client.request("POST", "/messages", b'{"max_tokens": 5}')
+    status, _headers, body = client.request("POST", "/messages", b'{"max_tokens": 5}')
     assert (status, body) == (200, b'{"content":[{"text":"Hi"}]}')
     with client.stream("POST", "/messages", b"{}") as events:
         names = [event.event for event in events]
@@ -137,11 +146,19 @@ def test_anthropic_errors_map_to_msgflux_errors():
         (429, b'{"error": {"message": "slow down"}}', RateLimitError, "slow down"),
         (503, b"", ProviderError, "Service Unavailable"),
         (599, b"", ProviderError, "HTTP 599"),
-        (500, b'{"type":"error","error":{"type":"api_error","message":"boom"}}', ProviderError, "boom"),
+        (
+            500,
+            b'{"type":"error","error":{"type":"api_error","message":"boom"}}',
+            ProviderError,
+            "boom",
+        ),
     ],
 )
 def test_statuses_and_message_shapes(status, body, cls, message):
-    client = Client("http://h/v1", transport=MockTransport(lambda r: Response(status, {"retry-after": "2"}, body)))
+    client = Client(
+        "http://h/v1",
+        transport=MockTransport(lambda r: Response(status, {"retry-after": "2"}, body)),
+    )
     with pytest.raises(cls) as caught:
         client.request("POST", "/x", b"{}")
     assert type(caught.value) is cls

@@ -99,7 +99,9 @@ async def test_transfer_encoding_is_matched_exactly(raw_server, client, mode, co
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_content_length_beside_transfer_encoding_is_refused(raw_server, client, mode):
-    raw_server.serve([chunked(b"0\r\n\r\n").replace(b"\r\n\r\n", b"\r\nContent-Length: 3\r\n\r\n", 1), HOLD])
+    raw_server.serve(
+        [chunked(b"0\r\n\r\n").replace(b"\r\n\r\n", b"\r\nContent-Length: 3\r\n\r\n", 1), HOLD]
+    )
     with pytest.raises(ProviderConnectionError):
         await run(client, mode)
 
@@ -107,7 +109,13 @@ async def test_content_length_beside_transfer_encoding_is_refused(raw_server, cl
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_broken_gzip_body_is_a_decode_error(raw_server, client, mode):
     body = b"\x1f\x8b\x08\x00garbage that is not deflate data"
-    raw_server.serve([SSE_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body), HOLD])
+    raw_server.serve(
+        [
+            SSE_HEAD
+            + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+            HOLD,
+        ]
+    )
     with pytest.raises(ResponseDecodeError, match="compressed") as caught:
         await run(client, mode)
     assert isinstance(caught.value, MsgfluxError) and caught.value.__cause__ is not None
@@ -116,7 +124,13 @@ async def test_a_broken_gzip_body_is_a_decode_error(raw_server, client, mode):
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_truncated_gzip_body_is_a_decode_error(raw_server, client, mode):
     body = gzip.compress(b"data: hello\n\n" * 40)[:-12]
-    raw_server.serve([SSE_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body), HOLD])
+    raw_server.serve(
+        [
+            SSE_HEAD
+            + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+            HOLD,
+        ]
+    )
     with pytest.raises(ResponseDecodeError, match="ends early"):
         await run(client, mode)
 
@@ -139,7 +153,15 @@ async def test_an_unsupported_content_encoding_says_what_is_supported(raw_server
 @pytest.mark.parametrize("mode", MODES)
 async def test_compressed_bodies_are_decoded(raw_server, client, mode, coding, compress):
     body = compress(b"data: hello\n\n" * 50)
-    raw_server.serve([SSE_HEAD + b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (coding, len(body)), body[:7], 0.01, body[7:], HOLD])
+    raw_server.serve(
+        [
+            SSE_HEAD + b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (coding, len(body)),
+            body[:7],
+            0.01,
+            body[7:],
+            HOLD,
+        ]
+    )
     got = await run(client, mode)
     expected = b"data: hello\n\n" * 50
     assert got == expected if mode in ("sync", "async") else got == [b"hello"] * 50
@@ -147,11 +169,13 @@ async def test_compressed_bodies_are_decoded(raw_server, client, mode, coding, c
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_interim_responses_are_skipped(raw_server, client, mode):
-    raw_server.serve([
-        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
-        chunked(b"d\r\ndata: hello\n\n\r\n0\r\n\r\n"),
-        HOLD,
-    ])
+    raw_server.serve(
+        [
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+            chunked(b"d\r\ndata: hello\n\n\r\n0\r\n\r\n"),
+            HOLD,
+        ]
+    )
     got = await run(client, mode)
     assert got == (b"data: hello\n\n" if mode in ("sync", "async") else [b"hello"])
 
@@ -202,6 +226,8 @@ async def test_not_http_at_all(raw_server, client, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_an_unrequested_protocol_switch_is_refused(raw_server, client, mode):
-    raw_server.serve([b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", HOLD])
+    raw_server.serve(
+        [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", HOLD]
+    )
     with pytest.raises(ProviderConnectionError, match="switched protocols"):
         await run(client, mode)

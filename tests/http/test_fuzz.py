@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import zlib
 from typing import Any
 
@@ -27,7 +28,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from msgflux.errors import MsgfluxError, ProviderConnectionError, RequestTimeoutError, ResponseDecodeError
+from msgflux.errors import (
+    MsgfluxError,
+    ProviderConnectionError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+)
 from msgflux.http import Client, Timeout
 
 from .conftest import CLOSE
@@ -35,13 +41,10 @@ from .conftest import CLOSE
 PAYLOAD = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
 
 
-
 def mostly(valid: list[Any], mutated: list[Any]) -> st.SearchStrategy[Any]:
     """A valid piece most of the time, a mutated one about one time in twelve (a case
     mutates a few of its ten or so pieces, so h11 accepts a fair share of them)."""
-    return st.integers(0, 11).flatmap(
-        lambda n: st.sampled_from(mutated if n == 11 else valid)
-    )
+    return st.integers(0, 11).flatmap(lambda n: st.sampled_from(mutated if n == 11 else valid))
 
 
 statuses = mostly(
@@ -50,7 +53,10 @@ statuses = mostly(
 )
 versions = mostly([b"HTTP/1.1", b"HTTP/1.0"], [b"HTTP/2.0", b"HTTP/1.", b"http/1.1", b"HTTP/1.1 "])
 reasons = mostly([b"OK", b"", b"Some Reason", b"caf\xc3\xa9"], [b"\x00bad", b"a\rb", b"a\x7fb"])
-lengths = mostly([b"{n}"], [b"+{n}", b"0x{n}", b"{n}_0", b" {n} ", b"-{n}", b"{n}, {n}", b"{m}", b"0{n}", b"{n} {n}"])
+lengths = mostly(
+    [b"{n}"],
+    [b"+{n}", b"0x{n}", b"{n}_0", b" {n} ", b"-{n}", b"{n}, {n}", b"{m}", b"0{n}", b"{n} {n}"],
+)
 chunk_sizes = mostly(
     [b"{x}", b"{X}", b"{x};ext=1", b"0{x}"],
     [b"+{x}", b"0x{x}", b"-{x}", b" {x}", b"{x} ", b"{x}_0", b"{x}\n", b"{x};"],
@@ -58,18 +64,37 @@ chunk_sizes = mostly(
 chunk_ends = mostly([b"\r\n"], [b"\n", b"", b"\r", b"xx"])
 last_chunks = mostly([b"0\r\n\r\n", b"0\r\nX-Trailer: t\r\n\r\n"], [b"0\r\n", b"", b"0\r\n\n"])
 codings = mostly(["", "gzip", "deflate", "raw-deflate", "identity"], ["br", "garbage-gzip"])
-transfer = mostly([b"chunked", b"Chunked"], [b"xchunked", b"gzip, chunked", b"chunked, gzip", b"identity"])
+transfer = mostly(
+    [b"chunked", b"Chunked"], [b"xchunked", b"gzip, chunked", b"chunked, gzip", b"identity"]
+)
 extra_headers = st.lists(
     mostly(
-        [b"X-Request-Id: r1", b"Connection: close", b"Connection: keep-alive", b"X-Empty:",
-         b"X-Tab: a\tb", b"X-Hi: caf\xc3\xa9"],
-        [b"X-Fold: a\r\n  b", b"X-Ctl: a\x01b", b"X-Nul: a\x00b", b"Bad Name: v", b"NoColon",
-         b": empty-name", b"X-Sp : v", b"X-Cr: a\rb"],
+        [
+            b"X-Request-Id: r1",
+            b"Connection: close",
+            b"Connection: keep-alive",
+            b"X-Empty:",
+            b"X-Tab: a\tb",
+            b"X-Hi: caf\xc3\xa9",
+        ],
+        [
+            b"X-Fold: a\r\n  b",
+            b"X-Ctl: a\x01b",
+            b"X-Nul: a\x00b",
+            b"Bad Name: v",
+            b"NoColon",
+            b": empty-name",
+            b"X-Sp : v",
+            b"X-Cr: a\rb",
+        ],
     ),
     max_size=3,
 )
 framings = mostly(["length", "chunked", "close"], ["both"])
-interims = mostly([b"", b"", b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"], [b"HTTP/1.1 100 Continue\r\nContent-Length: 2\r\n\r\nxx"])
+interims = mostly(
+    [b"", b"", b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"],
+    [b"HTTP/1.1 100 Continue\r\nContent-Length: 2\r\n\r\nxx"],
+)
 tails = mostly([b""], [b"HTTP/1.1 200 OK\r\n", b"\r\n", b"garbage"])
 
 
@@ -120,13 +145,15 @@ def responses(draw: Any) -> tuple[list[bytes], bool]:
     data = draw(interims) + b"\r\n".join(head) + b"\r\n\r\n" + payload + draw(tails)
     cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=5))))
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if data[a:b]], True
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if data[a:b]], True
 
 
 def h11_reads(pieces: list[bytes]) -> tuple[int, dict[str, str], bytes] | str:
     """What h11 makes of the pieces then EOF: (status, headers, body) or why it rejects."""
     conn = h11.Connection(h11.CLIENT)
-    conn.send(h11.Request(method="POST", target="/v1/x", headers=[("Host", "h"), ("Content-Length", "2")]))
+    conn.send(
+        h11.Request(method="POST", target="/v1/x", headers=[("Host", "h"), ("Content-Length", "2")])
+    )
     conn.send(h11.Data(data=b"{}"))
     conn.send(h11.EndOfMessage())
     status, headers, body = 0, {}, b""

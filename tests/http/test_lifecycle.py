@@ -222,9 +222,7 @@ def test_two_loops_in_two_threads_at_once(server, clients):
     def run(tag: str) -> list[str]:
         async def main() -> list[str]:
             barrier.wait(5)
-            return list(
-                await asyncio.gather(*(_aask(clients, f"{tag}{i}") for i in range(20)))
-            )
+            return list(await asyncio.gather(*(_aask(clients, f"{tag}{i}") for i in range(20))))
 
         return asyncio.run(main())
 

@@ -8,7 +8,6 @@ proxy (test glue) counts what passes through it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import msgspec
 import pytest
@@ -176,9 +175,7 @@ def test_the_model_falls_back_to_the_sdk_for_other_proxies(monkeypatch, caplog):
     model.close()
 
 
-def test_an_http_proxy_keeps_the_model_on_the_fast_path(
-    monkeypatch, loopback_server, proxy
-):
+def test_an_http_proxy_keeps_the_model_on_the_fast_path(monkeypatch, loopback_server, proxy):
     pytest.importorskip("msgflux_openai")
     import msgflux as mf
 
@@ -190,6 +187,8 @@ def test_an_http_proxy_keeps_the_model_on_the_fast_path(
         model("hi")
     except mf.MsgfluxError:
         pass  # the proxy's canned answer is no chat completion: only the route matters here
-    assert len(proxy.seen) == 1 and proxy.seen[0].target == "http://llm.internal/v1/chat/completions"
+    assert (
+        len(proxy.seen) == 1 and proxy.seen[0].target == "http://llm.internal/v1/chat/completions"
+    )
     assert proxy.seen[0].headers["authorization"] == "Bearer k"
     model.close()

@@ -48,12 +48,16 @@ def test_credentials_in_the_url_are_refused_without_repeating_them():
 def test_idn_hosts_are_encoded_with_idna():
     data = Client("https://bücher.example/v1").build("POST", "/x", b"{}")
     assert b"Host: xn--bcher-kva.example\r\n" in data
-    assert Client("http://[::1]:8000/v1/").build("GET", "/m").startswith(
-        b"GET /v1/m HTTP/1.1\r\nHost: [::1]:8000\r\n"
+    assert (
+        Client("http://[::1]:8000/v1/")
+        .build("GET", "/m")
+        .startswith(b"GET /v1/m HTTP/1.1\r\nHost: [::1]:8000\r\n")
     )
 
 
-@pytest.mark.parametrize("url", ["ftp://x/v1", "127.0.0.1:8000/v1", "http:///v1", "http://h:99999/"])
+@pytest.mark.parametrize(
+    "url", ["ftp://x/v1", "127.0.0.1:8000/v1", "http:///v1", "http://h:99999/"]
+)
 def test_invalid_base_urls(url):
     with pytest.raises(ValueError, match="base_url"):
         Client(url)
@@ -73,8 +77,12 @@ def test_the_query_of_the_base_url_is_kept_and_params_are_appended():
 
 async def test_what_the_server_receives(raw_server):
     raw_server.serve([ok(b"one"), HOLD])
-    with Client(raw_server.base_url, headers={"X-Api-Key": "k1", "Accept": "application/json"}) as client:
-        client.request("POST", "/messages", b'{"a": 1}', headers={"anthropic-version": "2023-06-01"})
+    with Client(
+        raw_server.base_url, headers={"X-Api-Key": "k1", "Accept": "application/json"}
+    ) as client:
+        client.request(
+            "POST", "/messages", b'{"a": 1}', headers={"anthropic-version": "2023-06-01"}
+        )
     (seen,) = raw_server.requests
     assert (seen.method, seen.target, seen.body) == ("POST", "/v1/messages", b'{"a": 1}')
     assert seen.headers["x-api-key"] == "k1"
@@ -96,7 +104,9 @@ async def test_a_stream_asks_for_an_event_stream_unless_told_otherwise(raw_serve
 def test_a_none_header_removes_a_default():
     client = Client("http://127.0.0.1:9/v1", headers={"Authorization": "Bearer k"})
     assert b"Authorization" in client.build("POST", "/x", b"{}")
-    assert b"Authorization" not in client.build("POST", "/x", b"{}", headers={"authorization": None})
+    assert b"Authorization" not in client.build(
+        "POST", "/x", b"{}", headers={"authorization": None}
+    )
 
 
 @pytest.mark.parametrize("method", ["HEAD", "CONNECT", "post", "GET /"])

@@ -80,7 +80,9 @@ async def test_a_server_that_answers_then_resets_is_still_one_request(raw_server
 
 
 async def test_a_stream_dropped_midway_is_not_resent(raw_server, client):
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     raw_server.serve([head + b"d\r\ndata: one\n\n\r\n", CLOSE])
     got = []
     with pytest.raises(ProviderConnectionError):

@@ -19,7 +19,9 @@ from msgflux.http import Client, Timeout
 from .conftest import CLOSE, HOLD, Drip, ok
 
 LONG = 60.0  # seconds: any limit a test does not test
-SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 def sse_chunk(text: bytes) -> bytes:
@@ -97,7 +99,13 @@ async def test_a_trickle_within_the_read_timeout_is_not_cut_off(raw_server, clie
     # No hidden total deadline, sync or async: each gap (0.05 s) is well under the read
     # limit (2 s), and the whole answer may take longer than 2 s on a busy machine.
     body = b"data: drip\n\n"
-    raw_server.serve([SSE_HEAD.replace(b"Transfer-Encoding: chunked", b"Content-Length: %d" % len(body)), Drip(body, 0.05), HOLD])
+    raw_server.serve(
+        [
+            SSE_HEAD.replace(b"Transfer-Encoding: chunked", b"Content-Length: %d" % len(body)),
+            Drip(body, 0.05),
+            HOLD,
+        ]
+    )
     got = await call(client, mode, 2.0)
     assert got == (body if mode in ("sync", "async") else [b"drip"])
 
@@ -122,7 +130,10 @@ async def test_first_token_stops_counting_at_the_first_event(raw_server, client,
 @pytest.mark.parametrize("mode", MODES)
 async def test_total_deadline_bounds_a_server_that_drips_forever(raw_server, client, mode):
     body = b"data: x\n\n" * 1000
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n"
+        % len(body)
+    )
     # One byte every 50 ms: the read limit never fires, the answer would take minutes.
     raw_server.serve([head, Drip(b": " + b"." * 5000, 0.05), HOLD])
     with pytest.raises(RequestTimeoutError, match="total deadline") as caught:
@@ -157,9 +168,7 @@ async def test_the_clients_default_timeout_and_a_requests_own(raw_server, mode):
         assert await call(client, mode, LONG) == b"fine"
 
 
-@pytest.mark.parametrize(
-    "bad", [0, -1, "10", True, float("nan"), {"connect": 0}, {"conect": 1}]
-)
+@pytest.mark.parametrize("bad", [0, -1, "10", True, float("nan"), {"connect": 0}, {"conect": 1}])
 def test_invalid_timeouts_are_refused(bad):
     with pytest.raises(ValueError, match="timeout"):
         Timeout.of(bad)

@@ -56,7 +56,9 @@ def front(loopback_server: Any, certificates: Certificates, tmp_path: Any) -> It
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-async def test_requests_and_streams_over_tls_with_a_ca_bundle(loopback_server, front, ca_file, host):
+async def test_requests_and_streams_over_tls_with_a_ca_bundle(
+    loopback_server, front, ca_file, host
+):
     with Client(f"https://{host}:{front.port}/v1", verify=ca_file, timeout=10) as client:
         loopback_server.enqueue(Reply.text("secure"), Reply.text("secure async"))
         assert content(client.request("POST", "/chat/completions", BODY).body) == "secure"

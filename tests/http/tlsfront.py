@@ -63,6 +63,7 @@ def make_certificates() -> Certificates:
         )
         .sign(ca_key, hashes.SHA256())
     )
+
     def leaf(name: str, usage: Any, names: list[Any] | None) -> tuple[bytes, bytes]:
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
@@ -166,5 +167,3 @@ class TLSFront:
     def __exit__(self, *exc_info: object) -> None:
         self._loop.call_soon_threadsafe(self._stop.set_result, None)
         self._thread.join(10)
-
-

@@ -580,9 +580,9 @@ class AsyncTransport:
                 if phase is not None:
                     raise config.timeout_error(phase, budget, what)
                 error = conn.error
-                if error is None and conn.lost and not parser.done:
-                    if mode == _FULL or not parser.head_done:
-                        error = HTTPProtocolError("the server closed the connection")
+                lost_early = conn.lost and not parser.done
+                if error is None and lost_early and (mode == _FULL or not parser.head_done):
+                    error = HTTPProtocolError("the server closed the connection")
                 if error is not None:
                     raise config.failure(error, "request to") from error
                 if parser.done or (mode == _HEAD and parser.head_done):
@@ -693,7 +693,11 @@ class AsyncEventStream:
         return body
 
     def _what(self) -> str:
-        return "waiting for the next stream event" if self._started else "waiting for the first stream event"
+        return (
+            "waiting for the next stream event"
+            if self._started
+            else "waiting for the first stream event"
+        )
 
     async def _read(self) -> list[ServerSentEvent] | None:
         body = await self._body("reading the stream from")

@@ -185,7 +185,9 @@ class Config:
             detail = str(exc)
         else:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return ProviderConnectionError(f"{what} {self.where()} failed: {detail}", provider=self.provider)
+        return ProviderConnectionError(
+            f"{what} {self.where()} failed: {detail}", provider=self.provider
+        )
 
     def failure(self, exc: BaseException, what: str) -> Exception:
         """The msgflux error for anything that broke an exchange after it started."""

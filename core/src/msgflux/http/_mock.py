@@ -193,7 +193,6 @@ class MockEventStream:
         self.close()
 
 
-
 class AsyncMockEventStream:
     """The async twin of :class:`MockEventStream`."""
 

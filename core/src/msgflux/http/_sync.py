@@ -455,7 +455,11 @@ class EventStream:
         return data
 
     def _what(self) -> str:
-        return "waiting for the next stream event" if self._started else "waiting for the first stream event"
+        return (
+            "waiting for the next stream event"
+            if self._started
+            else "waiting for the first stream event"
+        )
 
     def read(self) -> bytes:
         """Read the rest of the body as bytes (for an answer that is not an event stream).

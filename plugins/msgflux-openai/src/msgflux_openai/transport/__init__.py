@@ -17,7 +17,7 @@ Errors (all from :mod:`msgflux.errors`, with ``status``, the provider's ``messag
 | other HTTP statuses (408, 409, 5xx...) | ``ProviderError`` |
 | refused, reset, DNS, TLS, truncated or invalid HTTP | ``ProviderConnectionError`` |
 | a phase of the timeout ran out (``error.phase``) | ``RequestTimeoutError`` |
-| an undecodable 200 body or stream event, a malformed SSE line or gzip body | ``ResponseDecodeError`` |
+| an undecodable 200 body or event, a malformed SSE line or gzip body | ``ResponseDecodeError`` |
 | an error object in a 200 body or in a stream | by its ``code``, else ``ProviderError`` |
 
 The transport never resends a request; msgflux's retry policy, in the model layer, decides.

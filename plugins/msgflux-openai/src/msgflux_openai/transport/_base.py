@@ -97,8 +97,7 @@ def decode_completion(provider: str, body: bytes, headers: dict[str, str]) -> Ch
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = body.decode("utf-8", "replace")
         raise ResponseDecodeError(
-            f"{provider} returned a response that is not a chat completion ({exc}): "
-            f"{text[:200]!r}",
+            f"{provider} returned a response that is not a chat completion ({exc}): {text[:200]!r}",
             raw_text=text,
             provider=provider,
         ) from exc
