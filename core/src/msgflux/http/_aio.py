@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from msgflux.errors import MsgfluxError
@@ -215,7 +215,7 @@ class _Connection(asyncio.Protocol):
             transport.abort()
 
 
-async def _sentinel(pool: _Pool) -> AsyncIterator[None]:
+async def _sentinel(pool: _Pool) -> AsyncGenerator[None, None]:
     """Registered with the loop as an async generator: finalized when the loop shuts down."""
     try:
         yield

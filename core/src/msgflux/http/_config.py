@@ -95,7 +95,8 @@ class Budget:
 
     def limit(self, phase: str) -> float | None:
         """The configured seconds of ``phase``."""
-        return getattr(self.timeout, phase)
+        seconds: float | None = getattr(self.timeout, phase)
+        return seconds
 
 
 class Config:

@@ -238,7 +238,7 @@ class ResponseParser:
         if data:
             self._compressed = True
             try:
-                out = decoder.decompress(data)
+                out: bytes = decoder.decompress(data)
             except zlib.error as exc:
                 raise ContentDecodingError(
                     f"the compressed response body is broken: {exc}"
@@ -277,4 +277,5 @@ class _Deflate:
                 return b""
             is_zlib = (data[0] & 0x0F) == 8 and ((data[0] << 8) | data[1]) % 31 == 0
             self._inner = zlib.decompressobj(zlib.MAX_WBITS if is_zlib else -zlib.MAX_WBITS)
-        return self._inner.decompress(data)
+        out: bytes = self._inner.decompress(data)
+        return out

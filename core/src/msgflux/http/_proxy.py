@@ -14,10 +14,9 @@ to the proxy with an absolute request target. Credentials in the proxy URL becom
 
 from __future__ import annotations
 
-import base64
+import os
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
 
 from msgflux.http._url import Endpoint
 
@@ -50,6 +49,13 @@ def proxy_from_env(url: str) -> str | None:
         The proxy URL (any scheme, as configured), or ``None`` when no variable applies or
         ``NO_PROXY`` exempts the target.
     """
+    if not any(name[-6:].lower() == "_proxy" for name in os.environ):
+        return None  # what getproxies_environment reads; skip importing urllib.request
+    from urllib.request import (  # type: ignore[attr-defined]  # not in typeshed
+        getproxies_environment,
+        proxy_bypass_environment,
+    )
+
     parts = urlsplit(url)
     scheme = (parts.scheme or "http").lower()
     proxies = getproxies_environment()
@@ -89,6 +95,8 @@ def parse_proxy(url: str) -> Proxy:
         raise ValueError(f"the proxy URL has no host: {safe!r}")
     headers: dict[str, str] = {}
     if parts.username is not None:
+        import base64
+
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
         headers["Proxy-Authorization"] = f"Basic {token}"

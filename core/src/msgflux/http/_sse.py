@@ -158,6 +158,6 @@ class SSEReader:
         if not data_lines:
             return True  # an event without data is not dispatched (the SSE rules)
         payload = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
-        name = event.decode("utf-8", "replace") if event else "message"
-        out.append(_event(name, payload))
+        event_name = event.decode("utf-8", "replace") if event else "message"
+        out.append(_event(event_name, payload))
         return True

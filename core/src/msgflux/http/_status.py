@@ -18,7 +18,6 @@ top-level ``message``, or else the raw text.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -54,6 +53,8 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _phrase(status: int) -> str:
+    from http import HTTPStatus  # only error paths with an empty body get here
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -59,7 +59,7 @@ def make_ssl_context(verify: bool | str = True) -> ssl.SSLContext:
         if not context.get_ca_certs() and not context.cert_store_stats().get("x509_ca"):
             # No system CA bundle (some minimal images): fall back to certifi if present.
             try:
-                import certifi
+                import certifi  # type: ignore[import-not-found, unused-ignore]
             except ImportError:
                 pass
             else:

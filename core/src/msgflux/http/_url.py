@@ -201,6 +201,7 @@ class RequestBuilder:
         Raises:
             ValueError: An invalid method, path or header.
         """
+        prefix: bytes | None
         if headers or query:
             prefix = self._prefix(method, path, accept, headers, query)
         else:
