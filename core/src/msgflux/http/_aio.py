@@ -27,6 +27,7 @@ client is used from another loop, or when it is closed, and its sockets are clos
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import threading
 import time
@@ -61,6 +62,7 @@ class _Connection(asyncio.Protocol):
         "mode",
         "parser",
         "paused",
+        "poller",
         "pool",
         "sock",
         "timer",
@@ -71,6 +73,10 @@ class _Connection(asyncio.Protocol):
     def __init__(self, pool: _Pool, sock: socket.socket) -> None:
         self.pool = pool
         self.sock = sock
+        # Readiness of the raw socket while idle: readable means EOF, stray bytes or a TLS
+        # close_notify (a FIN may not have reached the protocol yet). A poll consumes nothing.
+        self.poller = select.poll()
+        self.poller.register(sock.fileno(), select.POLLIN)
         self.transport: Any = None
         self.parser: ResponseParser | None = None
         self.waiter: asyncio.Future[str | None] | None = None
@@ -264,7 +270,7 @@ class _Pool:
         idle = self.idle
         while idle:
             conn = idle.pop()
-            if not conn.lost and _idle_ok(conn.sock):
+            if not conn.lost and not conn.poller.poll(0):
                 return conn
             # Closed by the server while idle (its FIN may not have reached our protocol
             # yet): nothing was written to it, so another connection may take its place.
@@ -459,21 +465,6 @@ class _Pool:
 def _expire(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
         waiter.set_result(False)
-
-
-def _idle_ok(sock: socket.socket) -> bool:
-    """Whether an idle connection's socket has nothing to read (no EOF, no stray bytes).
-
-    A peek on the raw (non-blocking) socket: it consumes nothing, and for TLS it sees the
-    encrypted records (a close_notify counts as something to read: the connection goes).
-    """
-    try:
-        sock.recv(1, socket.MSG_PEEK)  # returns b"" at EOF, a byte for stray data
-    except BlockingIOError:
-        return True  # nothing to read: the connection is idle and open
-    except OSError:
-        return False
-    return False
 
 
 def _literal_address(host: str, port: int) -> list[tuple[Any, ...]] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from msgflux.http._config import Config
@@ -63,11 +63,12 @@ class _Sockets:
     def stream(self, request: bytes, timeout: Timeout) -> Any:
         return self._sync_transport().stream(request, timeout)
 
-    async def arequest(self, request: bytes, timeout: Timeout) -> Response:
-        return await self._async_transport().request(request, timeout)  # type: ignore[no-any-return]
+    # Plain functions handing back the transport's coroutine: one frame less per request.
+    def arequest(self, request: bytes, timeout: Timeout) -> Coroutine[Any, Any, Response]:
+        return self._async_transport().request(request, timeout)  # type: ignore[no-any-return]
 
-    async def astream(self, request: bytes, timeout: Timeout) -> Any:
-        return await self._async_transport().stream(request, timeout)
+    def astream(self, request: bytes, timeout: Timeout) -> Coroutine[Any, Any, Any]:
+        return self._async_transport().stream(request, timeout)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         if self._sync is not None:

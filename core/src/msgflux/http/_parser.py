@@ -82,7 +82,7 @@ class ResponseParser:
     )
 
     def __init__(self, *, max_head: int = MAX_HEAD) -> None:
-        self._llhttp = _LLHTTP(self)
+        self._llhttp: Any = _LLHTTP(self)
         self._max_head = max_head
         self._head_bytes = 0
         self._raw_headers: list[tuple[bytes, bytes]] = []
@@ -151,8 +151,14 @@ class ResponseParser:
         if not self.head_done:
             return  # the end of a 1xx interim response
         self.done = True
-        if not self._llhttp.should_keep_alive():
+        llhttp = self._llhttp
+        if not llhttp.should_keep_alive():
             self.keep_alive = False
+        # llhttp holds our bound methods and we hold llhttp: a reference cycle that only the
+        # cyclic GC would free. Dropping our side here frees it by reference counting once
+        # feed_data returns (it keeps llhttp alive until then), which saves GC work on
+        # every response.
+        self._llhttp = None
 
     # -- feeding -----------------------------------------------------------------------------
 
