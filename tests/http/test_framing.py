@@ -231,3 +231,27 @@ async def test_an_unrequested_protocol_switch_is_refused(raw_server, client, mod
     )
     with pytest.raises(ProviderConnectionError, match="switched protocols"):
         await run(client, mode)
+
+
+@pytest.mark.parametrize("kind", ["call", "acall", "stream", "astream"])
+async def test_a_model_gets_the_error_too(raw_server, kind):
+    pytest.importorskip("msgflux_openai")
+    import msgflux as mf
+
+    raw_server.serve([chunked(b"1\r\n{\r\n"), 0.05, b"-6\r\n0\r\n\r\n", HOLD])
+    model = mf.Model.chat_completion(
+        "openai/m", base_url=raw_server.base_url, api_key="k", retry=False, timeout=GENEROUS
+    )
+    try:
+        with pytest.raises(ProviderConnectionError, match="chunk size"):
+            if kind == "call":
+                model("hi")
+            elif kind == "acall":
+                await model.acall("hi")
+            elif kind == "stream":
+                model("hi", stream=True)
+            else:
+                await model.acall("hi", stream=True)
+        assert len(raw_server.requests) == 1
+    finally:
+        await model.aclose()
