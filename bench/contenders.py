@@ -227,10 +227,22 @@ def _decode(body: bytes) -> Any:
     return out
 
 
-def _stream_decoder() -> Any:
-    from msgflux_openai.transport._base import StreamDecoder
+class _BytesToChunks:
+    """Body bytes in, chat chunks out: msgflux's SSE reader and OpenAI stream decoding."""
 
-    return StreamDecoder("bench", {})
+    def __init__(self) -> None:
+        from msgflux.http import SSEReader
+        from msgflux_openai.transport._base import StreamDecoder
+
+        self._sse = SSEReader()
+        self._decoder = StreamDecoder("bench", {})
+
+    def feed(self, data: bytes) -> list[Any]:
+        return self._decoder.feed(self._sse.feed(data))
+
+
+def _stream_decoder() -> Any:
+    return _BytesToChunks()
 
 
 def _count(chunks: list[Any]) -> int:
@@ -393,15 +405,62 @@ class HttpClientPeer(Contender):
         return count
 
 
-class TransportPeer(FastTransport):
-    """msgflux's transport again, in the HTTP-library table for comparison."""
+class MsgfluxHTTPPeer(Contender):
+    """msgflux.http (llhttp framing, msgflux's own pools), with the same decoding as the rest."""
 
-    name = "msgflux transport (hand-written HTTP/1.1)"
+    name = "msgflux.http (llhttp)"
     group = "http"
+
+    def open(self) -> None:
+        from msgflux.http import Client
+
+        self.client = Client(self.base_url, headers=_HEADERS, max_connections=1000)
+        self.body = _body()
+        self.stream_body = _body(True)
+
+    def close(self) -> None:
+        self.client.close()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def request(self) -> Any:
+        return _decode(self.client.request("POST", "/chat/completions", self.body).body)
+
+    async def arequest(self) -> Any:
+        response = await self.client.arequest("POST", "/chat/completions", self.body)
+        return _decode(response.body)
+
+    def stream(self, n: int) -> int:
+        from msgflux_openai.transport._base import StreamDecoder
+
+        decoder = StreamDecoder("bench", {})
+        count = 0
+        with self.client.stream(
+            "POST", "/chat/completions", self.stream_body, headers=_chunks_header(n)
+        ) as events:
+            for batch in events.batches():
+                count += _count(decoder.feed(batch))
+        return count
+
+    async def astream(self, n: int) -> int:
+        from msgflux_openai.transport._base import StreamDecoder
+
+        decoder = StreamDecoder("bench", {})
+        count = 0
+        events = await self.client.astream(
+            "POST", "/chat/completions", self.stream_body, headers=_chunks_header(n)
+        )
+        try:
+            async for batch in events.batches():
+                count += _count(decoder.feed(batch))
+        finally:
+            await events.aclose()
+        return count
 
 
 MAIN = [OpenAISDK, FastTransport, MsgfluxModel, MsgfluxModelSDK, MsgfluxGateway]
-HTTP = [HttpxPeer, AiohttpPeer, Urllib3Peer, HttpClientPeer, TransportPeer]
+HTTP = [HttpxPeer, AiohttpPeer, Urllib3Peer, HttpClientPeer, MsgfluxHTTPPeer]
 
 
 def supports(contender: Contender, method: str) -> bool:

@@ -39,6 +39,7 @@ from msgflux.errors import (
     UnsupportedParameterError,
 )
 from msgflux.hookspecs import hookimpl
+from msgflux.http import Timeout
 from msgflux.models.chat_completion import ChatCompletionModel
 from msgflux.models.model import Model
 from msgflux.models.response import ModelResponse, ModelStreamResponse
@@ -75,6 +76,7 @@ __all__ = [
     "ResponseDecodeError",
     "StreamInterruptedError",
     "StructuredOutputError",
+    "Timeout",
     "UnsupportedParameterError",
     "__version__",
     "dotdict",
@@ -89,7 +91,18 @@ __all__ = [
 
 # Subpackages imported on first attribute access, so `import msgflux` stays light.
 _LAZY_SUBMODULES = frozenset(
-    {"dsl", "gateway", "generation", "models", "nn", "plugins", "telemetry", "testing", "tools"}
+    {
+        "dsl",
+        "gateway",
+        "generation",
+        "http",
+        "models",
+        "nn",
+        "plugins",
+        "telemetry",
+        "testing",
+        "tools",
+    }
 )
 # Public names loaded on first access too: `mf.ModelGateway` imports msgflux.gateway.
 _LAZY_NAMES = {"ModelGateway": "msgflux.gateway"}

@@ -53,7 +53,9 @@ _SETTINGS = frozenset(DEFAULTS)
 _SENT_OPTIONS = (*REQUEST_OPTIONS, *NEUTRAL_OPTIONS)
 # Model options serialize() writes as they are; the API key never, the others filtered.
 _SERIALIZED_AS_IS = tuple(
-    name for name in MODEL_OPTIONS if name not in ("api_key", "retry", "extra_headers", "cache")
+    name
+    for name in MODEL_OPTIONS
+    if name not in ("api_key", "retry", "extra_headers", "cache", "ssl_context")  # not state
 )
 _LEGACY_PARAM_KEYS = ("max_tokens", "tools", "tool_choice")
 _CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
@@ -137,6 +139,9 @@ class ChatCompletionModel(BehaviourOptions):
             if name not in ("api_key", "base_url"):
                 setattr(self, name, settings[name])
         self.timeout = check_timeout(settings["timeout"])
+        from msgflux.http._tls import check_verify  # plugins read these to build HTTP clients
+
+        self.verify = check_verify(settings["verify"])
         self.extra_body: dict[str, Any] = dict(settings["extra_body"] or {})
         self.extra_headers: dict[str, Any] = dict(settings["extra_headers"] or {})
         from msgflux.utils.retry import as_retry_policy, check_retry_policy

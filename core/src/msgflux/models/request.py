@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgflux.cache.keys import request_cache_key
 from msgflux.errors import UnsupportedParameterError
+from msgflux.http._timeout import Timeout
 from msgflux.models.settings import (
     CALL_OPTIONS,
     NEUTRAL_OPTIONS,
@@ -316,13 +317,17 @@ def _add_transport_options(
         params["extra_headers"] = extra_headers
     timeout = check_timeout(call_options.get("timeout", model.timeout))
     if timeout is not None:
-        params["timeout"] = timeout
+        # A Timeout's total deadline starts now: the retries and the transport share it.
+        params["timeout"] = timeout.start() if isinstance(timeout, Timeout) else timeout
 
 
-def check_timeout(timeout: Any) -> float | None:
-    """``timeout`` if it is ``None`` (wait forever) or a positive number of seconds."""
-    if timeout is None:
-        return None
+def check_timeout(timeout: Any) -> Timeout | float | None:
+    """``timeout`` if it is ``None`` (wait forever), a positive number of seconds or a
+    ``msgflux.Timeout`` (a mapping of its fields, as ``serialize()`` writes, becomes one)."""
+    if timeout is None or isinstance(timeout, Timeout):
+        return timeout
+    if isinstance(timeout, dict):
+        return Timeout.of(timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise ValueError(
             f"`timeout` must be a positive number of seconds (or None to wait forever), "

@@ -29,7 +29,7 @@ def send(model: ChatCompletionModel, params: dict[str, Any]) -> Any:
     """The provider's whole answer to ``params`` (retried as the model's policy says)."""
     from msgflux.utils.retry import call_with_retry
 
-    return call_with_retry(model, lambda: _create(model, params))
+    return call_with_retry(model, lambda: _create(model, params), deadline=_deadline(params))
 
 
 async def asend(model: ChatCompletionModel, params: dict[str, Any]) -> Any:
@@ -37,7 +37,7 @@ async def asend(model: ChatCompletionModel, params: dict[str, Any]) -> Any:
     from msgflux.utils.retry import acall_with_retry
 
     # tenacity awaits only coroutine *functions*, so pass one, not a lambda.
-    return await acall_with_retry(model, _acreate, model, params)
+    return await acall_with_retry(model, _acreate, model, params, deadline=_deadline(params))
 
 
 def open_stream(
@@ -51,7 +51,9 @@ def open_stream(
     """
     from msgflux.utils.retry import call_with_retry
 
-    return call_with_retry(model, lambda: _open_once(model, params))  # type: ignore[no-any-return]
+    return call_with_retry(  # type: ignore[no-any-return]
+        model, lambda: _open_once(model, params), deadline=_deadline(params)
+    )
 
 
 async def aopen_stream(
@@ -60,7 +62,16 @@ async def aopen_stream(
     """Async ``open_stream``."""
     from msgflux.utils.retry import acall_with_retry
 
-    return await acall_with_retry(model, _aopen_once, model, params)  # type: ignore[no-any-return]
+    return await acall_with_retry(  # type: ignore[no-any-return]
+        model, _aopen_once, model, params, deadline=_deadline(params)
+    )
+
+
+def _deadline(params: dict[str, Any]) -> float | None:
+    """The call's total deadline (``msgflux.Timeout(total=...)``): it bounds the retries too."""
+    from msgflux.http._timeout import deadline_of
+
+    return deadline_of(params.get("timeout"))
 
 
 def _create(model: ChatCompletionModel, params: dict[str, Any]) -> Any:

@@ -109,7 +109,11 @@ class BehaviourOptions:
     """
 
     timeout: Annotated[
-        Any, _doc("Seconds to wait for a response and between stream chunks; None: forever.")
+        Any,
+        _doc(
+            "A msgflux.Timeout (connect, read gap, first_token, total), or seconds for "
+            "connecting and for each read (so also between stream chunks); None: forever."
+        ),
     ] = 600.0
     extra_body: Annotated[dict[str, Any], _doc("JSON merged into every request body.")] | None = (
         None
@@ -139,6 +143,12 @@ class BehaviourOptions:
         Annotated[float, _doc("Seconds a cached answer lives (a call may override it).", gt=0)]
         | None
     ) = None
+    verify: Annotated[
+        Any, _doc("TLS verification: True (system trust store), False, or a CA bundle's path.")
+    ] = True
+    ssl_context: Annotated[
+        Any, _doc("An ssl.SSLContext used as given (client certificates...); overrides verify.")
+    ] = None
     retry: Annotated[
         Any,
         _doc(

@@ -12,7 +12,10 @@ when to come back); otherwise ``initial_backoff * 2**(n-1)`` capped at ``max_bac
 minus up to ``jitter`` of it at random so that many clients do not retry in lockstep.
 
 Bounds: at most ``max_attempts`` attempts (the first included), and no wait that would end
-more than ``max_delay`` seconds after the first attempt started.
+more than ``max_delay`` seconds after the first attempt started. A call's total deadline
+(``msgflux.Timeout(total=...)``, passed here as ``deadline``) is a bound too: no attempt
+starts after it, no wait ends past it, and each attempt's transport gets only the time
+left (it reads the same started ``Timeout``).
 
 Choosing the policy, with the model's ``retry=``:
 
@@ -236,6 +239,24 @@ class _Stop(tenacity.stop.stop_base):
         return elapsed + (retry_state.upcoming_sleep or 0.0) > self.max_delay
 
 
+class _StopAtDeadline(tenacity.stop.stop_base):
+    """The call's total deadline: the next attempt would start (after its wait) past it."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
+
+
+def _with_deadline(
+    retrying: tenacity.BaseRetrying | None, deadline: float | None
+) -> tenacity.BaseRetrying | None:
+    if retrying is None or deadline is None:
+        return retrying
+    return retrying.copy(stop=retrying.stop | _StopAtDeadline(deadline))
+
+
 def _should_retry(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCallState], bool]:
     cap = float(settings["max_retry_after"])
 
@@ -350,13 +371,14 @@ def build_retrying(
 # -- running calls -------------------------------------------------------------------------
 
 
-def call_with_retry(model: Any, send: Callable[[], T]) -> T:
+def call_with_retry(model: Any, send: Callable[[], T], *, deadline: float | None = None) -> T:
     """Run ``send()`` under ``model.retry``'s policy.
 
     Args:
         model: Anything with a ``retry`` attribute (a model); its ``api_key``, when it has
             one, is scrubbed from every error before it is logged or raised.
         send: The attempt: one request (or one stream opening).
+        deadline: The call's total deadline (``time.monotonic()``), if it has one.
 
     Returns:
         What the first successful attempt returned.
@@ -381,8 +403,11 @@ def call_with_retry(model: Any, send: Callable[[], T]) -> T:
         settings = check_retry_policy(policy)
         if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
             raise first
+        if deadline is not None and time.monotonic() >= deadline:
+            raise first
         replay = [first]
         retrying = build_retrying(policy, started=started, what=_what(model))
+    retrying = _with_deadline(retrying, deadline)
     assert retrying is not None
 
     def attempt() -> T:
@@ -397,7 +422,9 @@ def call_with_retry(model: Any, send: Callable[[], T]) -> T:
     return retrying(attempt)
 
 
-async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args: Any) -> T:
+async def acall_with_retry(
+    model: Any, send: Callable[..., Awaitable[T]], *args: Any, deadline: float | None = None
+) -> T:
     """Await ``send(*args)`` under ``model.retry``'s policy (``send`` is an async function).
 
     Same contract as :func:`call_with_retry`.
@@ -418,8 +445,11 @@ async def acall_with_retry(model: Any, send: Callable[..., Awaitable[T]], *args:
         settings = check_retry_policy(policy)
         if not is_retryable(first) or int(settings["max_attempts"]) < 2:  # type: ignore[index]
             raise first
+        if deadline is not None and time.monotonic() >= deadline:
+            raise first
         replay = [first]
         retrying = build_retrying(policy, asynchronous=True, started=started, what=_what(model))
+    retrying = _with_deadline(retrying, deadline)
     assert retrying is not None
 
     # tenacity awaits only coroutine *functions*: this must be ``async def``.

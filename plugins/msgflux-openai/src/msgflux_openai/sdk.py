@@ -30,7 +30,7 @@ from msgflux.errors import (
 from msgflux.models.clients import ChatClients
 from msgflux.utils.http import parse_retry_after
 
-__all__ = ["map_sdk_error", "sdk_clients"]
+__all__ = ["map_sdk_error", "sdk_clients", "to_httpx_timeout"]
 
 
 def sdk_clients(model: Any) -> ChatClients:
@@ -41,17 +41,32 @@ def sdk_clients(model: Any) -> ChatClients:
     keyless = not model.api_key
     injected_sync = model.options.get("client")
     injected_async = model.options.get("async_client")
-    settings = {
+    settings: dict[str, Any] = {
         # Never None: the SDK would fall back to OPENAI_API_KEY and could send an OpenAI
         # key to another provider. Keyless servers get a placeholder the SDK accepts, and
         # every request then omits the Authorization header (see _omit_authorization).
         "api_key": model.api_key or _NO_KEY,
         "base_url": model.base_url,
         "max_retries": 0,
-        "timeout": model.timeout,
+        "timeout": to_httpx_timeout(model.timeout),
     }
-    sync_client = injected_sync or openai.OpenAI(**settings)
-    async_clients = _PerLoopAsyncClients(lambda: openai.AsyncOpenAI(**settings), injected_async)
+    verify = _tls_verify(model)
+    if verify is True:
+        sync_client = injected_sync or openai.OpenAI(**settings)
+        make_async = lambda: openai.AsyncOpenAI(**settings)  # noqa: E731
+    else:
+        # Custom TLS (a CA bundle, client certificates): the SDK takes it through its
+        # httpx client, which keeps reading proxies from the environment (trust_env).
+        sync_client = injected_sync or openai.OpenAI(
+            **settings, http_client=openai.DefaultHttpxClient(verify=verify)
+        )
+
+        def make_async() -> Any:
+            return openai.AsyncOpenAI(
+                **settings, http_client=openai.DefaultAsyncHttpxClient(verify=verify)
+            )
+
+    async_clients = _PerLoopAsyncClients(make_async, injected_async)
     allowed = _create_parameters(openai.OpenAI)
 
     def close() -> None:
@@ -73,6 +88,48 @@ def sdk_clients(model: Any) -> ChatClients:
         ),
         close=close,
         aclose=aclose,
+    )
+
+
+def _tls_verify(model: Any) -> Any:
+    """What httpx's ``verify=`` gets: the model's ``ssl_context`` or ``verify`` option."""
+    context = getattr(model, "ssl_context", None)
+    if context is not None:
+        return context
+    return getattr(model, "verify", True)
+
+
+def to_httpx_timeout(timeout: Any) -> Any:
+    """Map a ``timeout=`` value (seconds, ``None`` or a :class:`msgflux.Timeout`) for httpx.
+
+    ``connect`` and ``read`` map one to one (``read`` is httpx's gap between bytes too);
+    writes get the read limit and waiting for a pooled connection the connect limit, as in
+    msgflux's own transport. What httpx cannot do: ``first_token`` (it has no notion of a
+    stream's first event) is not enforced, and ``total`` only shortens each limit to the
+    time left when the request starts (a server trickling bytes can outlast it; msgflux's
+    retry layer still starts no attempt after the deadline).
+    """
+    from msgflux.http import Timeout
+
+    if not isinstance(timeout, Timeout):
+        return timeout
+    import httpx
+
+    left = timeout.remaining()
+    if left is None and timeout.total is not None:
+        left = timeout.total
+
+    def cap(value: float | None) -> float | None:
+        if left is None:
+            return value
+        left_now = max(left, 0.001)
+        return left_now if value is None else min(value, left_now)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.read),
+        pool=cap(timeout.connect),
     )
 
 
@@ -199,6 +256,8 @@ class _SyncCompletions:
     def create(self, **params: Any) -> Any:
         if self._keyless:
             params = _omit_authorization(params)
+        if "timeout" in params:
+            params = {**params, "timeout": to_httpx_timeout(params["timeout"])}
         try:
             result = self._client.chat.completions.create(**_fit(params, self._allowed))
         except Exception as exc:
@@ -222,6 +281,8 @@ class _AsyncCompletions:
     async def create(self, **params: Any) -> Any:
         if self._keyless:
             params = _omit_authorization(params)
+        if "timeout" in params:
+            params = {**params, "timeout": to_httpx_timeout(params["timeout"])}
         try:
             result = await self._clients.current().chat.completions.create(
                 **_fit(params, self._allowed)
@@ -299,7 +360,7 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
     if isinstance(exc, openai.APIError):  # e.g. an error event in the middle of a stream
         # Same mapping as the fast transport: an HTTP status in the event's ``code`` picks
         # the class and makes it retryable when it is one (a 503 before the first chunk).
-        from msgflux_openai.transport._errors import error_from_payload
+        from msgflux.http import error_from_payload
 
         body = exc.body if exc.body is not None else {"message": exc.message}
         return error_from_payload({"error": body}, provider=provider)

@@ -99,9 +99,9 @@ def test_no_retry_after(server, client):
 
 def test_request_id_header_variant():
     # The loopback server always sends x-request-id; the fallback is checked directly.
-    from msgflux_openai.transport._errors import error_from_response
+    from msgflux.http import error_from_response
 
-    error = error_from_response(500, "", {"request-id": "alt_1"}, b"boom", provider="p")
+    error = error_from_response(500, {"request-id": "alt_1"}, b"boom", provider="p")
     assert (error.request_id, error.message) == ("alt_1", "boom")
 
 
@@ -235,7 +235,7 @@ def test_not_an_http_server():
         thread = threading.Thread(target=speak_garbage)
         thread.start()
         try:
-            with pytest.raises(ProviderConnectionError, match="status line"):
+            with pytest.raises(ProviderConnectionError, match="invalid HTTP response"):
                 clients.client.chat.completions.create(model="m", messages=MESSAGES)
         finally:
             thread.join(5)

@@ -32,7 +32,7 @@ def test_import_and_create_do_not_load_the_sdk():
 def test_public_surface():
     import msgflux_openai.transport as transport
 
-    assert transport.__all__ == ["DEFAULT_MAX_CONNECTIONS", "create_clients", "proxy_configured"]
+    assert transport.__all__ == ["DEFAULT_MAX_CONNECTIONS", "create_clients"]
     lazy = {
         "AsyncClient",
         "AsyncStream",

@@ -229,7 +229,7 @@ def test_stalled_stream_times_out(server):
     try:
         server.enqueue(Reply.text("a b c d", stall_after=2))
         got = []
-        with pytest.raises(RequestTimeoutError, match="next stream chunk"):
+        with pytest.raises(RequestTimeoutError, match="next stream event"):
             for chunk in _open(clients.client):
                 got.append(chunk)
         assert len(got) == 2

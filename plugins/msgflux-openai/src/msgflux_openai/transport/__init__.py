@@ -2,10 +2,9 @@
 
 A drop-in for the ``openai`` SDK's clients as far as msgflux needs them
 (``chat.completions.create(**params)``, sync and async, plain and streamed), built for
-client-side speed: a small HTTP/1.1 client over plain sockets (sync) and asyncio protocols
-(async), with keep-alive pooling and TLS through the standard ``ssl`` module; request
-bodies encoded and responses and SSE events decoded with msgspec into OpenAI-shaped
-structs (:mod:`msgflux_openai.transport.structs`). Errors are :mod:`msgflux.errors`.
+client-side speed on :mod:`msgflux.http` (keep-alive pools over plain sockets and asyncio
+protocols, llhttp framing): request bodies encoded and responses and stream events decoded
+with msgspec into OpenAI-shaped structs (:mod:`msgflux_openai.transport.structs`).
 
 Errors (all from :mod:`msgflux.errors`, with ``status``, the provider's ``message``,
 ``body``, ``headers``, ``request_id`` and ``provider``):
@@ -16,19 +15,17 @@ Errors (all from :mod:`msgflux.errors`, with ``status``, the provider's ``messag
 | HTTP 400, 404, 413, 422 | ``BadRequestError`` |
 | HTTP 429 | ``RateLimitError`` (``retry_after`` from ``retry-after-ms`` / ``Retry-After``) |
 | other HTTP statuses (408, 409, 5xx...) | ``ProviderError`` |
-| refused, reset, DNS, TLS, truncated or non-HTTP answer | ``ProviderConnectionError`` |
-| no bytes within ``timeout`` (also between stream chunks) | ``RequestTimeoutError`` |
-| an undecodable 200 body or stream event, a malformed SSE line | ``ResponseDecodeError`` |
+| refused, reset, DNS, TLS, truncated or invalid HTTP | ``ProviderConnectionError`` |
+| a phase of the timeout ran out (``error.phase``) | ``RequestTimeoutError`` |
+| an undecodable 200 body or event, a malformed SSE line or gzip body | ``ResponseDecodeError`` |
 | an error object in a 200 body or in a stream | by its ``code``, else ``ProviderError`` |
 
-The transport never retries a request (msgflux's model layer does). The one exception is
-connection reuse hygiene: a pooled keep-alive connection that turns out closed before any
-byte of the response is replaced by a new one and the request sent there.
+The transport never resends a request; msgflux's retry policy, in the model layer, decides.
 
-Not supported (use the ``openai`` SDK transport for these): HTTP proxies (the
-``HTTP(S)_PROXY`` variables are not read), HTTP/2, redirects, client certificates
-(unless given through ``ssl_context``), the SDK's retries (msgflux retries in the model
-layer).
+Proxies: an ``http://`` proxy from the environment is used (CONNECT tunnel for
+``https://``). Not supported (the ``openai`` SDK transport is chosen for these by
+``transport="auto"``): other proxy schemes, an injected ``openai`` client. Never: HTTP/2,
+redirects, the SDK's own retries.
 
 Importing this package is cheap: the HTTP and decoding modules load on first
 :func:`create_clients`.
@@ -44,39 +41,24 @@ if TYPE_CHECKING:
 
     from msgflux.models.clients import ChatClients
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "create_clients", "proxy_configured"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "create_clients"]
 
 DEFAULT_MAX_CONNECTIONS = 1000  # the openai SDK's default pool limit
-
-_USER_AGENT: str | None = None
-
-
-def _user_agent() -> str:
-    global _USER_AGENT
-    if _USER_AGENT is None:
-        import msgflux
-
-        version = getattr(msgflux, "__version__", None)
-        if not version:
-            try:
-                from importlib.metadata import version as dist_version
-
-                version = dist_version("msgflux")
-            except Exception:
-                version = "unknown"
-        _USER_AGENT = f"msgflux/{version}"
-    return _USER_AGENT
 
 
 def create_clients(
     *,
     base_url: str,
     api_key: str | None,
-    timeout: float | None = 600.0,
+    timeout: Any = 600.0,
     default_headers: Mapping[str, str] | None = None,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     provider: str = "openai",
     ssl_context: ssl.SSLContext | None = None,
+    verify: bool | str = True,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    transport: Any = None,
 ) -> ChatClients:
     """Build the sync and async fast clients for one OpenAI-compatible endpoint.
 
@@ -85,15 +67,19 @@ def create_clients(
             ``{base_url}/chat/completions``. A query string in it is kept on every request.
         api_key: Sent as ``Authorization: Bearer <key>``; ``None`` or ``""`` sends no such
             header (local servers need none).
-        timeout: Seconds allowed for connecting and for each read (so also between two
-            stream chunks); ``None`` waits forever. A call's ``timeout=`` overrides it.
+        timeout: A :class:`msgflux.Timeout`, or seconds for connecting and for each read
+            (so also between two stream chunks); ``None`` waits forever. A call's
+            ``timeout=`` overrides it.
         default_headers: Headers sent with every request (they override the defaults,
             names compared case-insensitively).
         max_connections: Cap on open connections per client (per event loop for the
-            async client); a request finding none free waits up to ``timeout``.
+            async client); a request finding none free waits up to the connect timeout.
         provider: The msgflux provider name reported in errors.
-        ssl_context: TLS settings for ``https://`` (custom CA, client certificate...);
-            by default the system's trust store with hostname verification.
+        ssl_context: TLS settings for ``https://`` (client certificate...), used as given.
+        verify: ``True``, ``False`` or a CA bundle path (ignored with ``ssl_context``).
+        proxy: An ``http://`` proxy URL; by default the environment's (``trust_env``).
+        trust_env: Read the proxy from ``HTTPS_PROXY`` / ``NO_PROXY``... variables.
+        transport: A :class:`msgflux.http.MockTransport` (tests) instead of sockets.
 
     Returns:
         ``ChatClients(client=SyncClient, aclient=AsyncClient, close=..., aclose=...)``:
@@ -101,22 +87,14 @@ def create_clients(
         the same from async code and returns once this loop's sockets are closed.
 
     Raises:
-        ValueError: Invalid ``base_url``, header values or limits.
+        ValueError: Invalid ``base_url``, header values, proxy or limits.
     """
+    from msgflux.http import Client
     from msgflux.models.clients import ChatClients
     from msgflux_openai.transport._aio import AsyncClient
-    from msgflux_openai.transport._base import Config
-    from msgflux_openai.transport._http11 import parse_base_url
     from msgflux_openai.transport._sync import SyncClient
 
-    if max_connections < 1:
-        raise ValueError(f"max_connections must be at least 1, got {max_connections}")
-    headers: dict[str, str] = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "Accept-Encoding": "gzip, deflate",
-        "User-Agent": _user_agent(),
-    }
+    headers: dict[str, Any] = {"Content-Type": "application/json", "Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     if default_headers:
@@ -125,64 +103,22 @@ def create_clients(
             old = lower.get(name.lower())
             if old is not None:
                 del headers[old]
-            if value is not None:
-                headers[name] = str(value)
-    config = Config(
-        endpoint=parse_base_url(base_url),
+            headers[name] = value
+    http = Client(
+        base_url,
         headers=headers,
         timeout=timeout,
         provider=provider,
+        verify=verify,
         ssl_context=ssl_context,
+        proxy=proxy,
+        trust_env=trust_env,
         max_connections=max_connections,
+        transport=transport,
     )
-    client = SyncClient(config)
-    aclient = AsyncClient(config)
-
-    def close() -> None:
-        client.close()
-        aclient.close()
-
-    async def aclose() -> None:
-        client.close()
-        await aclient.aclose()
-
-    return ChatClients(client=client, aclient=aclient, close=close, aclose=aclose)
-
-
-def proxy_configured(base_url: str) -> bool:
-    """Whether the environment asks for an HTTP proxy for ``base_url``.
-
-    The fast transport does not speak to proxies; a caller choosing a transport
-    automatically should pick the ``openai`` SDK when this is true.
-
-    Args:
-        base_url: The API root the client would use.
-
-    Returns:
-        True when an ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` variable (any case)
-        applies to the URL's host and ``NO_PROXY`` does not exempt it.
-    """
-    import os
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(base_url)
-    env = {
-        key.lower(): value for key, value in os.environ.items() if key.lower().endswith("_proxy")
-    }
-    scheme = (parts.scheme or "http").lower()
-    if not (env.get(f"{scheme}_proxy") or env.get("all_proxy")):
-        return False
-    host = (parts.hostname or "").lower()
-    for entry in env.get("no_proxy", "").split(","):
-        entry = entry.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return False
-        entry = entry.split(":")[0].lstrip(".")
-        if host == entry or host.endswith("." + entry):
-            return False
-    return True
+    client = SyncClient(http)
+    aclient = AsyncClient(http)
+    return ChatClients(client=client, aclient=aclient, close=http.close, aclose=http.aclose)
 
 
 _LAZY = {

@@ -1,4 +1,4 @@
-"""What the sync and async clients share: configuration, request preparation, decoding.
+"""What the sync and async façades share: request preparation and OpenAI decoding.
 
 ``create(**params)`` takes the ``openai`` SDK's keyword arguments. Everything except the
 SDK's request options is JSON body; the request options are:
@@ -6,28 +6,21 @@ SDK's request options is JSON body; the request options are:
 - ``extra_body``: merged into the top-level body, winning on conflicts (as the SDK does);
 - ``extra_headers``: merged into the headers (case-insensitively); ``None`` removes one;
 - ``extra_query``: appended to the URL's query string;
-- ``timeout``: seconds (``None`` for no limit) for connecting and for each read, which
-  also bounds the gap between two stream chunks. An object with ``read`` and ``connect``
-  attributes (``httpx.Timeout``) is accepted too.
+- ``timeout``: a :class:`msgflux.Timeout`, seconds for connecting and for each read
+  (``None``: no limit), or an ``httpx.Timeout``-like object.
 
 Values are sent as given: ``None`` becomes ``null``, falsy values are values.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import msgspec
 
-from msgflux.errors import (
-    ProviderConnectionError,
-    RequestTimeoutError,
-    ResponseDecodeError,
-)
-from msgflux_openai.transport._errors import error_from_payload, error_from_response
-from msgflux_openai.transport._http11 import Endpoint, HTTPProtocolError, RequestBuilder
-from msgflux_openai.transport._sse import SSEParser
+from msgflux.errors import ResponseDecodeError
+from msgflux.http import ServerSentEvent, error_from_payload
 from msgflux_openai.transport.structs import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -35,21 +28,10 @@ from msgflux_openai.transport.structs import (
     completion_decoder,
 )
 
-if TYPE_CHECKING:
-    import ssl
+__all__ = ["PATH", "Prepared", "StreamDecoder", "decode_completion", "prepare"]
 
-__all__ = [
-    "Config",
-    "StreamDecoder",
-    "Timeouts",
-    "decode_completion",
-    "prepare",
-    "raise_for_status",
-    "stream_content_error",
-]
-
+PATH = "/chat/completions"
 _UNSET: Any = object()
-_OPTIONS = ("extra_body", "extra_headers", "extra_query", "timeout")
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -68,105 +50,21 @@ def _enc_hook(obj: Any) -> Any:
 _encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
 
 
-class Timeouts:
-    """Connect and read timeouts in seconds (``None``: wait forever)."""
+class Prepared(NamedTuple):
+    """A ``create()`` call turned into request pieces."""
 
-    __slots__ = ("connect", "read")
-
-    def __init__(self, connect: float | None, read: float | None) -> None:
-        self.connect = connect
-        self.read = read
-
-    @classmethod
-    def of(cls, value: Any) -> Timeouts:
-        """Build from a number, ``None`` or an ``httpx.Timeout``-like object."""
-        if value is None or isinstance(value, (int, float)):
-            seconds = None if value is None else float(value)
-            if seconds is not None and seconds <= 0:
-                raise ValueError(f"timeout must be positive or None, got {value!r}")
-            return cls(seconds, seconds)
-        read = getattr(value, "read", _UNSET)
-        if read is _UNSET:
-            raise TypeError(f"timeout must be a number of seconds or None, got {value!r}")
-        connect = getattr(value, "connect", read)
-        return cls(connect, read)
+    body: bytes
+    stream: bool
+    headers: Mapping[str, Any] | None
+    query: Mapping[str, Any] | None
+    timeout: Any  # _UNSET: the client's default
 
 
-class Config:
-    """Immutable per-client settings, shared by the sync and async clients."""
-
-    def __init__(
-        self,
-        *,
-        endpoint: Endpoint,
-        headers: dict[str, str],
-        timeout: float | None,
-        provider: str,
-        ssl_context: ssl.SSLContext | None,
-        max_connections: int,
-    ) -> None:
-        self.endpoint = endpoint
-        self.builder = RequestBuilder(endpoint, headers)
-        self.timeouts = Timeouts.of(timeout)
-        self.provider = provider
-        self._ssl_context = ssl_context
-        self.max_connections = max_connections
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """The TLS context, built on first use (loading CA certificates takes milliseconds)."""
-        context = self._ssl_context
-        if context is None:
-            import ssl  # only clients of https:// endpoints pay for it
-
-            context = ssl.create_default_context()
-            if not context.get_ca_certs() and not context.cert_store_stats().get("x509_ca"):
-                # No system CA bundle (some minimal images): fall back to certifi if present.
-                try:
-                    import certifi
-                except ImportError:
-                    pass
-                else:
-                    context.load_verify_locations(certifi.where())
-            context.set_alpn_protocols(["http/1.1"])
-            self._ssl_context = context
-        return context
-
-    def timeout_error(self, timeouts: Timeouts, what: str) -> RequestTimeoutError:
-        """The exception for a timeout while ``what`` (e.g. "waiting for the response")."""
-        limit = timeouts.read if what != "connecting" else timeouts.connect
-        return RequestTimeoutError(
-            f"timed out after {limit}s {what} ({self._where()})", provider=self.provider
-        )
-
-    def connection_error(self, exc: BaseException, what: str) -> ProviderConnectionError:
-        """The exception for a failed or broken connection."""
-        ssl = sys.modules.get("ssl")
-        if isinstance(exc, OSError) and type(exc).__name__ == "gaierror":
-            detail = f"could not resolve host {self.endpoint.host!r}: {exc.strerror or exc}"
-        elif ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
-            detail = f"TLS certificate verification failed: {exc.verify_message or exc}"
-        elif isinstance(exc, HTTPProtocolError):
-            detail = str(exc)
-        else:
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return ProviderConnectionError(
-            f"{what} {self._where()} failed: {detail}", provider=self.provider
-        )
-
-    def _where(self) -> str:
-        scheme = "https" if self.endpoint.tls else "http"
-        return f"{scheme}://{self.endpoint.host_header}"
-
-
-def prepare(config: Config, params: dict[str, Any]) -> tuple[bytes, bool, Timeouts]:
-    """Turn ``create()`` keyword arguments into request bytes, the stream flag and timeouts.
+def prepare(params: dict[str, Any]) -> Prepared:
+    """Split ``create()`` keyword arguments into the body and the request options.
 
     Args:
-        config: The client's settings.
         params: The keyword arguments (this dict is consumed: ``create`` owns it).
-
-    Returns:
-        ``(request_bytes, stream, timeouts)``.
     """
     extra_body = params.pop("extra_body", None)
     extra_headers = params.pop("extra_headers", None)
@@ -179,20 +77,15 @@ def prepare(config: Config, params: dict[str, Any]) -> tuple[bytes, bool, Timeou
         body = _encode(params)
     except TypeError as exc:
         raise TypeError(f"request parameters are not JSON serializable: {exc}") from None
-    request = config.builder.build(
-        body, stream=stream, extra_headers=extra_headers, extra_query=extra_query
-    )
-    timeouts = config.timeouts if timeout is _UNSET else Timeouts.of(timeout)
-    return request, stream, timeouts
+    return Prepared(body, stream, extra_headers or None, extra_query or None, timeout)
 
 
-def raise_for_status(config: Config, status: int, reason: str, headers: dict, body: bytes) -> None:
-    """Raise the mapped error for a non-2xx response."""
-    if not 200 <= status < 300:
-        raise error_from_response(status, reason, headers, body, provider=config.provider)
+def timeout_kwargs(prepared: Prepared) -> dict[str, Any]:
+    """``timeout=`` for the client call, only when the caller gave one."""
+    return {} if prepared.timeout is _UNSET else {"timeout": prepared.timeout}
 
 
-def decode_completion(config: Config, body: bytes, headers: dict[str, str]) -> ChatCompletion:
+def decode_completion(provider: str, body: bytes, headers: dict[str, str]) -> ChatCompletion:
     """Decode a 200 body into a :class:`ChatCompletion`.
 
     Raises:
@@ -204,50 +97,49 @@ def decode_completion(config: Config, body: bytes, headers: dict[str, str]) -> C
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         text = body.decode("utf-8", "replace")
         raise ResponseDecodeError(
-            f"{config.provider} returned a response that is not a chat completion ({exc}): "
-            f"{text[:200]!r}",
+            f"{provider} returned a response that is not a chat completion ({exc}): {text[:200]!r}",
             raw_text=text,
-            provider=config.provider,
+            provider=provider,
         ) from exc
     if completion.error is not None and not completion.choices:
-        raise error_from_payload(
-            msgspec.json.decode(body), provider=config.provider, headers=headers
-        )
+        raise error_from_payload(msgspec.json.decode(body), provider=provider, headers=headers)
     return completion
 
 
-class StreamDecoder:
-    """Body bytes of an event stream in, :class:`ChatCompletionChunk` objects out.
+def is_event_stream(headers: Mapping[str, str]) -> bool:
+    """Whether a 2xx answer to a stream request is an event stream (not a JSON error)."""
+    return not headers.get("content-type", "").startswith("application/json")
 
-    Chunks that precede a failure are still returned; the failure is kept in
-    :attr:`failure` for the stream to raise once they are consumed.
+
+class StreamDecoder:
+    """Server-sent events in, :class:`ChatCompletionChunk` objects out.
+
+    Chat streams send unnamed (``message``) events, ``data: [DONE]`` at the end, and
+    errors as ``event: error`` or as a chunk holding ``{"error": ...}``; other named
+    events are not chat chunks and are skipped. Chunks before a failure are returned;
+    the failure waits in :attr:`failure` for the stream to raise once they are consumed.
     """
 
-    __slots__ = ("_headers", "_provider", "_sse", "done", "failure")
+    __slots__ = ("_headers", "_provider", "done", "failure")
 
     def __init__(self, provider: str, headers: dict[str, str]) -> None:
-        self._sse = SSEParser()
         self._provider = provider
         self._headers = headers
         self.done = False  # ``data: [DONE]`` arrived
         self.failure: BaseException | None = None
 
-    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
-        """Decode the events completed by ``data``."""
-        if self.done or self.failure is not None:
-            return []
-        return self._decode(self._sse.feed(data))
-
-    def finish(self) -> list[ChatCompletionChunk]:
-        """The body ended cleanly: decode a last event that lacked its blank line."""
-        if self.done or self.failure is not None:
-            return []
-        return self._decode(self._sse.finish())
-
-    def _decode(self, payloads: list[bytes]) -> list[ChatCompletionChunk]:
+    def feed(self, events: list[ServerSentEvent]) -> list[ChatCompletionChunk]:
+        """Decode a batch of events."""
         out: list[ChatCompletionChunk] = []
+        if self.done or self.failure is not None:
+            return out
         decode = chunk_decoder.decode
-        for payload in payloads:
+        for name, payload in events:
+            if name != "message":
+                if name == "error":
+                    self._fail_with_event(payload)
+                    return out
+                continue
             if payload == b"[DONE]":
                 self.done = True
                 return out
@@ -268,33 +160,29 @@ class StreamDecoder:
                 )
                 return out
             out.append(chunk)
-        sse = self._sse
-        if sse.failure is not None:
-            self.failure = sse.failure
-        elif sse.error is not None:
-            try:
-                payload_obj: Any = msgspec.json.decode(sse.error)
-            except msgspec.DecodeError:
-                payload_obj = sse.error.decode("utf-8", "replace")
-            self.failure = error_from_payload(
-                payload_obj, provider=self._provider, headers=self._headers
-            )
         return out
 
+    def _fail_with_event(self, payload: bytes) -> None:
+        try:
+            value: Any = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            value = payload.decode("utf-8", "replace")
+        self.failure = error_from_payload(value, provider=self._provider, headers=self._headers)
 
-def stream_content_error(config: Config, headers: dict[str, str], body: bytes) -> Exception:
+
+def stream_content_error(provider: str, headers: dict[str, str], body: bytes) -> Exception:
     """The exception for a 2xx answer to a stream request that is not an event stream."""
     try:
         payload = msgspec.json.decode(body)
     except msgspec.DecodeError:
         payload = None
     if isinstance(payload, dict) and payload.get("error") is not None:
-        return error_from_payload(payload, provider=config.provider, headers=headers)
+        return error_from_payload(payload, provider=provider, headers=headers)
     text = body.decode("utf-8", "replace")
     return ResponseDecodeError(
-        f"{config.provider} answered a stream request with "
+        f"{provider} answered a stream request with "
         f"{headers.get('content-type', 'no content type')!r} instead of an event stream: "
         f"{text[:200]!r}",
         raw_text=text,
-        provider=config.provider,
+        provider=provider,
     )

@@ -1,15 +1,18 @@
-"""Map failed HTTP exchanges to :mod:`msgflux.errors`.
+"""Map HTTP error statuses and error payloads to :mod:`msgflux.errors`.
 
 | status | exception |
 |---|---|
 | 401, 403 | ``AuthenticationError`` |
 | 400, 404, 413, 422 | ``BadRequestError`` |
 | 429 | ``RateLimitError`` (``retry_after`` from ``retry-after-ms`` or ``Retry-After``) |
-| anything else (408, 409, 5xx...) | ``ProviderError`` |
+| anything else (408, 409, 5xx, Anthropic's 529 overloaded...) | ``ProviderError`` |
 
-Each carries ``status``, the provider's own ``message`` (OpenAI's ``{"error": {"message"}}``,
-a FastAPI-style ``{"detail": ...}``, or the raw text), the decoded ``body``, the response
-``headers`` and the ``request_id`` (``x-request-id`` or ``request-id``).
+The retry policy retries 408, 409, 429 and every 5xx (529 included). Each exception
+carries ``status``, the provider's own ``message``, the decoded ``body``, the response
+``headers`` and the ``request_id`` (``x-request-id``, ``request-id``). The message is found
+in OpenAI's ``{"error": {"message"}}``, Anthropic's
+``{"type": "error", "error": {"type", "message"}}``, FastAPI's ``{"detail": ...}``, a
+top-level ``message``, or else the raw text.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from msgflux.errors import (
     RateLimitError,
 )
 
-__all__ = ["error_from_payload", "error_from_response"]
+__all__ = ["error_from_payload", "error_from_response", "provider_message", "request_id_of"]
 
 _BY_STATUS: dict[int, type[ProviderError]] = {
     400: BadRequestError,
@@ -49,7 +52,21 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return parse_retry_after(headers)
 
 
-def _message_of(payload: Any) -> str | None:
+def _phrase(status: int) -> str:
+    from http import HTTPStatus  # only error paths with an empty body get here
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The provider's request id from response headers (lower-case names)."""
+    return headers.get("x-request-id") or headers.get("request-id")
+
+
+def provider_message(payload: Any) -> str | None:
     """The human message inside an error payload of any common shape."""
     if isinstance(payload, dict):
         error = payload.get("error")
@@ -79,33 +96,33 @@ def _decode_body(body: bytes) -> tuple[Any, str]:
 
 def error_from_response(
     status: int,
-    reason: str,
     headers: Mapping[str, str],
     body: bytes,
     *,
     provider: str | None,
+    reason: str = "",
 ) -> ProviderError:
     """Build the exception for a non-2xx response.
 
     Args:
         status: The HTTP status code.
-        reason: The status line's reason phrase (used when the body says nothing).
         headers: Response headers with lower-case names.
         body: The raw response body.
         provider: The msgflux provider name to report.
+        reason: The status line's reason phrase (used when the body says nothing).
 
     Returns:
         The exception to raise (not raised here).
     """
     payload, text = _decode_body(body)
-    message = _message_of(payload) or text.strip() or reason or f"HTTP {status}"
+    message = provider_message(payload) or text.strip() or reason or _phrase(status)
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "..."
     cls = _BY_STATUS.get(status, ProviderError)
     kwargs: dict[str, Any] = {
         "provider": provider,
         "status": status,
-        "request_id": headers.get("x-request-id") or headers.get("request-id"),
+        "request_id": request_id_of(headers),
         "body": payload,
         "headers": headers,
     }
@@ -142,13 +159,13 @@ def error_from_payload(
             if isinstance(code, int) and 100 <= code <= 599:
                 status = code
                 break
-    message = _message_of(payload) or "the server reported an error"
+    message = provider_message(payload) or "the server reported an error"
     headers = headers or {}
     cls = _BY_STATUS.get(status, ProviderError) if status is not None else ProviderError
     kwargs: dict[str, Any] = {
         "provider": provider,
         "status": status,
-        "request_id": headers.get("x-request-id") or headers.get("request-id"),
+        "request_id": request_id_of(headers),
         "body": payload,
         "headers": headers,
     }

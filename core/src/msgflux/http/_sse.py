@@ -1,56 +1,69 @@
-"""Incremental server-sent events parser, tuned for OpenAI-style streams.
+"""Incremental server-sent events reader: body bytes in, (event name, data) out.
 
-It follows the SSE format (``data:`` fields, multi-line data joined with ``\\n``,
-``:`` comments, ``event``/``id``/``retry`` fields, CRLF/LF/CR line ends, a leading BOM)
-with these decisions for chat streams:
+It follows the SSE format: ``data:`` fields (several joined with ``\\n``), ``event:``
+names (``message`` when absent), ``:`` comments (keep-alives such as
+``: OPENROUTER PROCESSING``), ``id`` and ``retry`` fields (ignored: a client that
+reconnects is not what a chat call wants), CRLF/LF/CR line ends and a leading BOM.
 
-- events named anything other than ``message`` or ``error`` are skipped (chat servers
-  send none; the Responses API's named events are not chat chunks);
-- an ``error`` event stops parsing and is reported through :attr:`SSEParser.error`;
-- a line that is neither a known field nor a comment (say, raw JSON without ``data:``)
-  is a malformed stream: parsing stops and :attr:`SSEParser.failure` holds a
-  :class:`~msgflux.errors.ResponseDecodeError` with the raw line. Events before the bad
-  line are still returned, so a consumer sees everything that was valid first.
+Every named event is returned, so a wire format decides what ``error``,
+``message_start`` or ``content_block_delta`` mean. A line that is neither a known field
+nor a comment (raw JSON without ``data:``) is a malformed stream: reading stops and
+:attr:`SSEReader.failure` holds a :class:`~msgflux.errors.ResponseDecodeError` with the raw
+line; the events before it are still returned.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from msgflux.errors import ResponseDecodeError
 
-__all__ = ["SSEParser"]
+__all__ = ["SSEReader", "ServerSentEvent"]
 
 _KNOWN_IGNORED = (b"id", b"retry")
 _BOM = b"\xef\xbb\xbf"
+_new = tuple.__new__
 
 
-class SSEParser:
-    """Turns stream bytes into the ``data`` payloads of complete events.
+class ServerSentEvent(NamedTuple):
+    """One server-sent event.
 
     Attributes:
-        error: The data of an ``event: error`` event, once one arrived.
+        event: The event name (``"message"`` when the server sent none).
+        data: The data, as bytes (several ``data:`` lines joined with ``\\n``).
+    """
+
+    event: str
+    data: bytes
+
+
+def _event(name: str, data: bytes) -> ServerSentEvent:
+    # tuple.__new__ skips the NamedTuple constructor's Python frame: this runs per event.
+    return _new(ServerSentEvent, (name, data))
+
+
+class SSEReader:
+    """Turns stream bytes into complete :class:`ServerSentEvent` objects.
+
+    Attributes:
         failure: The decode error of a malformed line, once one arrived.
     """
 
-    __slots__ = ("_cr", "_pending", "_started", "error", "failure")
+    __slots__ = ("_cr", "_pending", "_started", "failure")
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._cr = False
         self._started = False
-        self.error: bytes | None = None
         self.failure: ResponseDecodeError | None = None
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Parse more bytes; return the payloads of the events they completed.
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Read more bytes; return the events they completed, in order.
 
         Args:
-            data: Decoded body bytes, in any split.
-
-        Returns:
-            One ``bytes`` payload per complete ``message`` event, in order
-            (``b"[DONE]"`` included as sent).
+            data: Body bytes, in any split.
         """
-        if self.failure is not None or self.error is not None:
+        if self.failure is not None:
             return []
         if not self._started:
             data = self._strip_bom(data)
@@ -62,7 +75,7 @@ class SSEParser:
         if b"\n\n" not in data and not (
             data[:1] == b"\n" and pending and pending[-1][-1:] == b"\n"
         ):
-            # Cheap path for a long event arriving in pieces: no joins until it ends.
+            # A long event arriving in pieces: no joins until it ends.
             if data:
                 pending.append(data)
             return []
@@ -74,13 +87,25 @@ class SSEParser:
         rest = blocks.pop()
         if rest:
             pending.append(rest)
-        out: list[bytes] = []
+        out: list[ServerSentEvent] = []
         for block in blocks:
             if block[:6] == b"data: " and b"\n" not in block:
-                out.append(block[6:])
+                out.append(_new(ServerSentEvent, ("message", block[6:])))
             elif block and not self._parse_block(block, out):
                 pending.clear()
                 break
+        return out
+
+    def finish(self) -> list[ServerSentEvent]:
+        """The body ended: return a last event that lacked its blank line."""
+        if self.failure is not None or not self._pending:
+            return []
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if not data.strip():
+            return []
+        out: list[ServerSentEvent] = []
+        self._parse_block(data, out)
         return out
 
     def _strip_bom(self, data: bytes) -> bytes:
@@ -101,8 +126,8 @@ class SSEParser:
         self._cr = data[-1:] == b"\r"
         return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
-    def _parse_block(self, block: bytes, out: list[bytes]) -> bool:
-        """Parse one event's lines; return False when parsing must stop."""
+    def _parse_block(self, block: bytes, out: list[ServerSentEvent]) -> bool:
+        """Parse one event's lines; return False when reading must stop."""
         data_lines: list[bytes] = []
         event = b""
         for line in block.split(b"\n"):
@@ -110,7 +135,7 @@ class SSEParser:
                 continue
             colon = line.find(b":")
             if colon == 0:
-                continue  # comment, e.g. ": OPENROUTER PROCESSING" keep-alives
+                continue  # a comment
             if colon < 0:
                 name, value = line, b""
             else:
@@ -131,27 +156,8 @@ class SSEParser:
                 )
                 return False
         if not data_lines:
-            return True
+            return True  # an event without data is not dispatched (the SSE rules)
         payload = data_lines[0] if len(data_lines) == 1 else b"\n".join(data_lines)
-        if event in (b"", b"message"):
-            out.append(payload)
-        elif event == b"error":
-            self.error = payload
-            return False
+        event_name = event.decode("utf-8", "replace") if event else "message"
+        out.append(_event(event_name, payload))
         return True
-
-    def finish(self) -> list[bytes]:
-        """The body ended: return the payload of a last event that lacked its blank line.
-
-        Returns:
-            The final payload(s), if the body ended right after a complete ``data:`` line.
-        """
-        if self.failure is not None or self.error is not None or not self._pending:
-            return []
-        data = b"".join(self._pending)
-        self._pending.clear()
-        if not data.strip():
-            return []
-        out: list[bytes] = []
-        self._parse_block(data, out)
-        return out
