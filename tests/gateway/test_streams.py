@@ -124,6 +124,28 @@ async def test_a_slow_first_token_moves_on_async(pair, count, stopwatch):
     await gateway.aclose()
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_first_token_limit_alone_moves_a_stream_on(pair, count, stopwatch, mode):
+    # Connecting and reading have all the time they want: only the time to the first event
+    # is short, so the wait a's silence costs is that limit, nothing else.
+    a, b, build = pair
+    gateway = build(timeout=mf.Timeout(connect=NEVER, read=NEVER, first_token=0.5))
+    a.enqueue(Reply.text("too late", stall_after=0))  # headers, then no event at all
+    with stopwatch() as watch:
+        if mode == "sync":
+            response = gateway("hello", stream=True)
+            text = "".join(response)
+        else:
+            response = await gateway.acall("hello", stream=True)
+            text = "".join([piece async for piece in response.consume()])
+    assert 0.5 <= watch.seconds < BOUND
+    assert text == "echo: hello"
+    error = response.metadata.gateway.attempts[0]["error"]
+    assert error.startswith("RequestTimeoutError") and "first" in error
+    assert (count(a), count(b)) == (1, 1)
+    await gateway.aclose()
+
+
 def test_a_tool_call_stream_cut_halfway_moves_on_too(pair, count, stopwatch):
     a, b, build = pair
     call = ToolCall("get_weather", {"city": "Paris"}, id="call_1")
@@ -214,6 +236,20 @@ def test_a_stream_that_stalls_mid_answer_ends_at_the_read_timeout(pair, count, s
     assert isinstance(error.__cause__, RequestTimeoutError)
     assert (error.chunks, error.characters) == (1, 3)
     assert 0.4 <= watch.seconds < BOUND  # the stall is bounded by a's read timeout
+    assert (count(a), count(b)) == (1, 0)
+
+
+def test_a_mid_answer_stall_is_bounded_by_the_read_limit_alone(pair, count, stopwatch):
+    a, b, build = pair
+    gateway = build(timeout=mf.Timeout(connect=NEVER, read=0.5, first_token=NEVER))
+    a.enqueue(Reply.text("one two three", stall_after=2))  # role chunk, "one", then silence
+    response = gateway("hello", stream=True)
+    with stopwatch() as watch:
+        received, error = read(response)
+    assert received == ["one"]
+    assert isinstance(error, StreamInterruptedError)
+    assert isinstance(error.__cause__, RequestTimeoutError) and error.__cause__.phase == "read"
+    assert 0.4 <= watch.seconds < BOUND
     assert (count(a), count(b)) == (1, 0)
 
 
