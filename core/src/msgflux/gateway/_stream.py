@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import ProviderConnectionError, StreamInterruptedError
+from msgflux.models._producer import start_task, start_thread
 from msgflux.models.response import ModelStreamResponse
 
 if TYPE_CHECKING:
@@ -247,42 +248,22 @@ async def _adrain(chunks: AsyncIterator[str], sink: Callable[[str], None]) -> No
 def stream(route: Route, messages: Any, options: Mapping[str, Any]) -> ModelStreamResponse:
     """Start a relay thread; return once its first chunk was forwarded (raise if none was)."""
     relay = _Relay(route, messages, options, "sync")
-    out = relay.out
-    thread = threading.Thread(target=relay.run_sync, name="msgflux-stream-gateway", daemon=True)
-    out.bind_producer(thread, relay.cancel_sync)
-    thread.start()
-    out.first_chunk_event.wait()
-    if out.done and out.error is not None and not relay.delivered:
-        thread.join()
-        raise out.error
-    return out
+    start_thread(
+        relay.out,
+        relay.run_sync,
+        cancel=relay.cancel_sync,
+        delivered=lambda: relay.delivered,
+        name="msgflux-stream-gateway",
+    )
+    return relay.out
 
 
 async def astream(route: Route, messages: Any, options: Mapping[str, Any]) -> ModelStreamResponse:
     """Start a relay task on this loop; return once its first chunk was forwarded."""
-    import asyncio
-
     relay = _Relay(route, messages, options, "async")
-    out = relay.out
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(relay.run_async())
-    loop_thread = threading.get_ident()
 
     def cancel() -> None:
         relay.cancelled = True
-        if threading.get_ident() == loop_thread:
-            task.cancel()
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the task is gone with it
-            loop.call_soon_threadsafe(task.cancel)
 
-    out.bind_producer(task, cancel, loop)
-    try:
-        await out.first_chunk_event.wait_async()
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if out.done and out.error is not None and not relay.delivered:
-        await asyncio.gather(task, return_exceptions=True)
-        raise out.error
-    return out
+    await start_task(relay.out, relay.run_async(), cancel=cancel, delivered=lambda: relay.delivered)
+    return relay.out

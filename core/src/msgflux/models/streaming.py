@@ -13,12 +13,11 @@ and a stream is recorded only when it finished without error and was read to its
 
 from __future__ import annotations
 
-import contextvars
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import redact_secret
+from msgflux.models._producer import start_task, start_thread
 from msgflux.models.response import ModelStreamResponse
 from msgflux.models.sending import END, aclose_quietly, aopen_stream, close_quietly, open_stream
 
@@ -51,20 +50,13 @@ def stream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamRespons
         if handle.stream is not None:
             close_quietly(handle.stream)
 
-    # The producer runs in a copy of the caller's context, as a task would: the call's
-    # span (msgflux.instrument()) and the caller's context variables reach it.
-    thread = threading.Thread(
-        target=contextvars.copy_context().run,
-        args=(_produce, model, call, response, handle),
+    start_thread(
+        response,
+        lambda: _produce(model, call, response, handle),
+        cancel=cancel,
+        delivered=lambda: _delivered(response),
         name=f"msgflux-stream-{model.provider}",
-        daemon=True,
     )
-    response.bind_producer(thread, cancel)
-    thread.start()
-    response.first_chunk_event.wait()
-    if _failed_before_any_chunk(response):
-        thread.join()
-        raise response.error  # type: ignore[misc]
     return response
 
 
@@ -94,7 +86,6 @@ def _produce(
 
 async def astream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
     """Start a producer task on this loop; return once the first chunk arrived."""
-    import asyncio  # loaded on first use: `import msgflux` stays light
 
     if call.cache_key is not None and model._response_cache is not None:
         replay = _replay(model, await model._response_cache.aget(call.cache_key), "async")
@@ -102,29 +93,16 @@ async def astream(model: ChatCompletionModel, call: PreparedCall) -> ModelStream
             return replay
     response = ModelStreamResponse("async", keep_reasoning=model.return_reasoning)
     handle = _Handle()
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(_aproduce(model, call, response, handle))
-    loop_thread = threading.get_ident()
 
     def cancel() -> None:
         handle.cancelled = True
-        if threading.get_ident() == loop_thread:
-            task.cancel()
-            return
-        try:
-            loop.call_soon_threadsafe(task.cancel)
-        except RuntimeError:  # the loop is closed: the task is gone with it
-            pass
 
-    response.bind_producer(task, cancel, loop)
-    try:
-        await response.first_chunk_event.wait_async()
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if _failed_before_any_chunk(response):
-        await asyncio.gather(task, return_exceptions=True)
-        raise response.error  # type: ignore[misc]
+    await start_task(
+        response,
+        _aproduce(model, call, response, handle),
+        cancel=cancel,
+        delivered=lambda: _delivered(response),
+    )
     return response
 
 
@@ -182,7 +160,5 @@ def _replay(
     )
 
 
-def _failed_before_any_chunk(response: ModelStreamResponse) -> bool:
-    if not response.done or response.error is None:
-        return False
-    return not (response._content.items or response._all_reasoning or response.tool_calls)
+def _delivered(response: ModelStreamResponse) -> bool:
+    return bool(response._content.items or response._all_reasoning or response.tool_calls)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from msgflux.dotdict import dotdict
+from msgflux.models._producer import start_task, start_thread
 from msgflux.models.response import ModelStreamResponse
 
 if TYPE_CHECKING:
@@ -277,46 +277,22 @@ def stream_sync(agent: Agent, messages: list[dict[str, Any]]) -> AgentStreamResp
     raises here, like a model stream that fails before its first chunk.
     """
     relay = _Relay(agent, messages, "sync")
-    out = relay.out
-    # In a copy of the caller's context, as a task would: the run's span reaches its calls.
-    thread = threading.Thread(
-        target=contextvars.copy_context().run,
-        args=(relay.run_sync,),
+    start_thread(
+        relay.out,
+        relay.run_sync,
+        cancel=relay.cancel_sync,
+        delivered=lambda: relay.forwarded,
         name="msgflux-agent-stream",
-        daemon=True,
     )
-    out.bind_producer(thread, relay.cancel_sync)
-    thread.start()
-    out.first_chunk_event.wait()
-    if out.done and out.error is not None and not relay.forwarded:
-        thread.join()
-        raise out.error
-    return out
+    return relay.out
 
 
 async def stream_async(agent: Agent, messages: list[dict[str, Any]]) -> AgentStreamResponse:
     """Start a streamed run as a task; return once its first chunk arrived (async)."""
     relay = _Relay(agent, messages, "async")
-    out = relay.out
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(relay.run_async())
-    loop_thread = threading.get_ident()
 
     def cancel() -> None:
         relay.cancelled = True
-        if threading.get_ident() == loop_thread:
-            task.cancel()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the task is gone
-                loop.call_soon_threadsafe(task.cancel)
 
-    out.bind_producer(task, cancel, loop)
-    try:
-        await out.first_chunk_event.wait_async()
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if out.done and out.error is not None and not relay.forwarded:
-        await asyncio.gather(task, return_exceptions=True)
-        raise out.error
-    return out
+    await start_task(relay.out, relay.run_async(), cancel=cancel, delivered=lambda: relay.forwarded)
+    return relay.out
