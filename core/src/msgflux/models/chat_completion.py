@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import msgspec
 
 from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError
-from msgflux.models import finishing, sending
+from msgflux.models import finishing, portable, sending
 from msgflux.models._secret import Secret
 from msgflux.models.cache import ResponseCache
 from msgflux.models.clients import ChatClients
@@ -96,6 +96,9 @@ class ChatCompletionModel:
         self._aclose_clients: Any = None
         self._response_cache: ResponseCache | None = None
         self._hooks.validate_options(self, self.options)
+        if portable.take_restore_flag():  # unpickled or copied: key and clients on first use
+            portable.defer_clients(self)
+            return
         self._initialize()
         if self._api_key is None:
             key = self._get_api_key()
@@ -400,6 +403,18 @@ class ChatCompletionModel:
                 continue  # a live object (an injected client): not state
             changed[name] = value
         return changed
+
+    # -- other processes and copies (msgflux.models.portable) ---------------------------------
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the configuration, never the API key, clients or cache contents."""
+        return portable.reduce_model(self)
+
+    def __copy__(self) -> ChatCompletionModel:
+        return portable.copy_model(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChatCompletionModel:
+        return portable.copy_model(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -50,18 +51,16 @@ def sdk_clients(model: Any) -> ChatClients:
         "max_retries": 0,
         "timeout": model.timeout,
     }
-    sync_client = injected_sync or openai.OpenAI(**settings)
+    sync_client = _PerProcessClient(lambda: openai.OpenAI(**settings), injected_sync)
     async_clients = _PerLoopAsyncClients(lambda: openai.AsyncOpenAI(**settings), injected_async)
     allowed = _create_parameters(openai.OpenAI)
 
     def close() -> None:
-        if injected_sync is None:
-            sync_client.close()
+        sync_client.close()
         async_clients.close()
 
     async def aclose() -> None:
-        if injected_sync is None:
-            sync_client.close()
+        sync_client.close()
         await async_clients.aclose()
 
     return ChatClients(
@@ -114,6 +113,33 @@ def _fit(params: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, An
     return fitted
 
 
+class _PerProcessClient:
+    """The SDK's sync client of this process.
+
+    After ``os.fork()`` the child builds its own client on first use: the inherited one's
+    pooled sockets are the parent's connections too, and two processes writing requests
+    to one socket would mix their answers. An injected client is the caller's and is used
+    as given.
+    """
+
+    def __init__(self, factory: Callable[[], Any], injected: Any = None) -> None:
+        self._factory = factory
+        self._injected = injected
+        self._pid = os.getpid()
+        self._client = injected if injected is not None else factory()
+
+    def current(self) -> Any:
+        if self._pid != os.getpid() and self._injected is None:
+            inherited, self._client = self._client, self._factory()
+            self._pid = os.getpid()
+            inherited.close()  # closes this process's copies of the sockets only
+        return self._client
+
+    def close(self) -> None:
+        if self._injected is None:
+            self._client.close()
+
+
 class _PerLoopAsyncClients:
     """One ``AsyncOpenAI`` per event loop: its connection pool is bound to the loop it
     first ran on, and the same model may be used from several loops (tests, asyncio.run)."""
@@ -125,10 +151,17 @@ class _PerLoopAsyncClients:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def current(self) -> Any:
         if self._injected is not None:
             return self._injected
+        if self._pid != os.getpid():
+            # A forked child: the parent's loops and their clients are not ours to use or
+            # close (their sockets and selectors belong to the parent); start afresh.
+            self._pid = os.getpid()
+            self._clients = weakref.WeakKeyDictionary()
+            self._lock = threading.Lock()
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.get(loop)
@@ -200,7 +233,7 @@ class _SyncCompletions:
         if self._keyless:
             params = _omit_authorization(params)
         try:
-            result = self._client.chat.completions.create(**_fit(params, self._allowed))
+            result = self._client.current().chat.completions.create(**_fit(params, self._allowed))
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
         return _SyncStream(result, self._provider) if params.get("stream") else result
