@@ -30,6 +30,7 @@ from msgflux.errors import (
 )
 from msgflux.models.clients import ChatClients
 from msgflux.utils.http import parse_retry_after
+from msgflux.utils.rate_limits import rate_limit_headers
 
 __all__ = ["map_sdk_error", "sdk_clients"]
 
@@ -232,11 +233,13 @@ class _SyncCompletions:
     def create(self, **params: Any) -> Any:
         if self._keyless:
             params = _omit_authorization(params)
+        completions = self._client.current().chat.completions
         try:
-            result = self._client.current().chat.completions.create(**_fit(params, self._allowed))
+            raw = _raw(completions).create(**_fit(params, self._allowed))
+            result = raw.parse()
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
-        return _SyncStream(result, self._provider) if params.get("stream") else result
+        return _with_rate_limit(result, raw, self._provider, params, _SyncStream)
 
 
 class _AsyncCompletions:
@@ -255,17 +258,72 @@ class _AsyncCompletions:
     async def create(self, **params: Any) -> Any:
         if self._keyless:
             params = _omit_authorization(params)
+        completions = self._clients.current().chat.completions
         try:
-            result = await self._clients.current().chat.completions.create(
-                **_fit(params, self._allowed)
-            )
+            raw = await _raw(completions).create(**_fit(params, self._allowed))
+            result = await _parsed(raw)
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
-        return _AsyncStream(result, self._provider) if params.get("stream") else result
+        return _with_rate_limit(result, raw, self._provider, params, _AsyncStream)
+
+
+class _PlainResponse:
+    """What a client without ``with_raw_response`` gives: the result, no headers."""
+
+    headers = None
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def parse(self) -> Any:
+        return self.result
+
+
+class _PlainCreate:
+    def __init__(self, completions: Any) -> None:
+        self._completions = completions
+
+    def create(self, **params: Any) -> Any:
+        result = self._completions.create(**params)
+        if inspect.isawaitable(result):
+            return _awaited_plain(result)
+        return _PlainResponse(result)
+
+
+async def _awaited_plain(result: Any) -> _PlainResponse:
+    return _PlainResponse(await result)
+
+
+def _raw(completions: Any) -> Any:
+    """``completions.with_raw_response`` (the SDK's documented way to read the response
+    headers), or a stand-in for a client that has none."""
+    raw = getattr(completions, "with_raw_response", None)
+    return raw if raw is not None else _PlainCreate(completions)
+
+
+async def _parsed(raw: Any) -> Any:
+    result = raw.parse()
+    return await result if inspect.isawaitable(result) else result
+
+
+def _with_rate_limit(
+    result: Any, raw: Any, provider: str, params: dict[str, Any], stream_class: Any
+) -> Any:
+    """The result, carrying the response's rate-limit headers for the pipeline."""
+    rate_limit = rate_limit_headers(raw.headers)
+    if params.get("stream"):
+        stream = stream_class(result, provider)
+        stream.rate_limit = rate_limit
+        return stream
+    if rate_limit is not None:
+        result._msgflux_rate_limit = rate_limit
+    return result
 
 
 class _SyncStream:
     """The SDK's stream with its errors mapped; ``close()`` releases the connection."""
+
+    rate_limit: dict[str, str] | None = None
 
     def __init__(self, stream: Any, provider: str) -> None:
         self._stream = stream
@@ -282,6 +340,8 @@ class _SyncStream:
 
 
 class _AsyncStream:
+    rate_limit: dict[str, str] | None = None
+
     def __init__(self, stream: Any, provider: str) -> None:
         self._stream = stream
         self._provider = provider

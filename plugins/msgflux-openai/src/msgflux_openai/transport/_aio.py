@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport._base import (
     Config,
     StreamDecoder,
@@ -518,6 +519,7 @@ class AsyncStream:
         status: The HTTP status.
         headers: Response headers (lower-case names).
         request_id: The provider's request id, if it sent one.
+        rate_limit: The rate-limit headers (``msgflux.utils.rate_limits``), or ``None``.
     """
 
     def __init__(
@@ -539,6 +541,7 @@ class AsyncStream:
         self.status = parser.status
         self.headers = parser.headers
         self.request_id = parser.headers.get("x-request-id") or parser.headers.get("request-id")
+        self.rate_limit = rate_limit_headers(parser.headers)
         conn.mode = _BODY
         self._take()
 

@@ -25,6 +25,7 @@ from msgflux.errors import (
     RequestTimeoutError,
     ResponseDecodeError,
 )
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport._errors import error_from_payload, error_from_response
 from msgflux_openai.transport._http11 import Endpoint, HTTPProtocolError, RequestBuilder
 from msgflux_openai.transport._sse import SSEParser
@@ -213,6 +214,9 @@ def decode_completion(config: Config, body: bytes, headers: dict[str, str]) -> C
         raise error_from_payload(
             msgspec.json.decode(body), provider=config.provider, headers=headers
         )
+    rate_limit = rate_limit_headers(headers)
+    if rate_limit is not None:  # the pipeline moves it to response.metadata.rate_limit
+        completion._msgflux_rate_limit = rate_limit
     return completion
 
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport._base import (
     Config,
     StreamDecoder,
@@ -304,6 +305,7 @@ class SyncStream:
         status: The HTTP status.
         headers: Response headers (lower-case names).
         request_id: The provider's request id, if it sent one.
+        rate_limit: The rate-limit headers (``msgflux.utils.rate_limits``), or ``None``.
     """
 
     def __init__(
@@ -328,6 +330,7 @@ class SyncStream:
         self.status = parser.status
         self.headers = parser.headers
         self.request_id = parser.headers.get("x-request-id") or parser.headers.get("request-id")
+        self.rate_limit = rate_limit_headers(parser.headers)
         if parser.has_body:
             self._ready.extend(self._decoder.feed(parser.take_body()))
 
