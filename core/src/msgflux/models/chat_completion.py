@@ -41,6 +41,9 @@ from msgflux.plugins import resolve_hooks
 from msgflux.providers import ProviderOption
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from msgflux.batch import BatchResults
     from msgflux.providers import ProviderSpec, Quirks
 
 __all__ = ["ChatCompletionModel"]
@@ -403,6 +406,32 @@ class ChatCompletionModel:
                 continue  # a live object (an injected client): not state
             changed[name] = value
         return changed
+
+    # -- batches (msgflux.batch) ----------------------------------------------------------------
+
+    def batch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Call the model once per input, concurrently, adapting to the server's rate limits.
+
+        Args:
+            inputs: Prompts, message lists, or dicts of call arguments (``{"messages":
+                ..., "temperature": 0}``).
+            **options: ``max_concurrency``, ``requests_per_minute``, ``tokens_per_minute``,
+                ``adaptive``, ``max_rate_limit_retries``, ``progress``, ``on_result``, and
+                call options for every input (see ``msgflux.batch.abatch``).
+
+        Returns:
+            ``BatchResults``: one ``BatchItem`` (``.response`` or ``.error``) per input, in
+            input order, and ``.stats``.
+        """
+        from msgflux.batch import batch
+
+        return batch(self, inputs, **options)
+
+    async def abatch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Async ``batch``: same arguments, same results."""
+        from msgflux.batch import abatch
+
+        return await abatch(self, inputs, **options)
 
     # -- other processes and copies (msgflux.models.portable) ---------------------------------
 
