@@ -11,8 +11,11 @@ __all__ = ["Call", "normalize"]
 Call = tuple[Any, dict[str, Any]]
 
 
-def normalize(inputs: Iterable[Any], call_options: Mapping[str, Any]) -> list[Call]:
-    """Every input as ``(messages, kwargs)``, with ``call_options`` under each item's own.
+def normalize(
+    inputs: Iterable[Any], call_options: Mapping[str, Any]
+) -> tuple[list[Any], list[Call]]:
+    """The inputs as a list, and each as ``(messages, kwargs)`` with ``call_options`` under
+    the item's own.
 
     An input is a prompt (``str``), a list of chat messages, or a dict of call arguments
     (``{"messages": ..., "temperature": 0, ...}``).
@@ -21,15 +24,16 @@ def normalize(inputs: Iterable[Any], call_options: Mapping[str, Any]) -> list[Ca
         TypeError: An input of another type (the message names its index).
         ValueError: A dict without ``messages``, or a call asking for a stream.
     """
-    if isinstance(inputs, str | bytes | Mapping):
+    if isinstance(inputs, str | bytes | Mapping) or not isinstance(inputs, Iterable):
         raise TypeError(
             "batch inputs must be a list (or another iterable) of inputs, each a prompt, a "
             "list of messages or a dict of call arguments; got a single "
             f"{type(inputs).__name__}: wrap it in a list"
         )
+    given = inputs if isinstance(inputs, list) else list(inputs)
     if "stream" in call_options:
         raise ValueError("a batch collects whole answers: remove stream=")
-    return [_one(index, item, call_options) for index, item in enumerate(inputs)]
+    return given, [_one(index, item, call_options) for index, item in enumerate(given)]
 
 
 def _one(index: int, item: Any, call_options: Mapping[str, Any]) -> Call:

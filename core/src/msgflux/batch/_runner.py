@@ -75,10 +75,7 @@ async def abatch(
     Returns:
         ``BatchResults``: one ``BatchItem`` per input, in input order, and ``stats``.
     """
-    if isinstance(inputs, str | bytes) or not isinstance(inputs, Iterable):
-        inputs = [inputs]  # refused by normalize with the usual message
-    given = inputs if isinstance(inputs, list) else list(inputs)
-    calls = normalize(given, call_options)
+    given, calls = normalize(inputs, call_options)
     _check_settings(max_concurrency, requests_per_minute, tokens_per_minute, max_rate_limit_retries)
     run = _Run(
         _caller(target, max_concurrency),
@@ -265,10 +262,11 @@ class _Run:
                 self.in_flight -= 1
                 self.changed.set()
             if final:
-                self.finished += 1
                 await self.progress.finished(
                     self.items[index], self.stats.rate_limited, self.limits.window
                 )
+                self.finished += 1  # counted once the callback is done with it
+                self.changed.set()
         except Exception as exc:  # from on_result: stop the batch with it
             if self.failure is None:
                 self.failure = exc
