@@ -29,8 +29,6 @@ caller's to rebuild in the child.
 
 from __future__ import annotations
 
-import copy
-import pickle
 import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -118,6 +116,8 @@ def _refuse_what_cannot_travel(model: ChatCompletionModel, options: dict[str, An
         )
     retry = options.get("retry")
     if retry is not None and not isinstance(retry, bool | dict):
+        import pickle
+
         try:
             pickle.dumps(retry)
         except Exception as exc:
@@ -147,6 +147,8 @@ def copy_model(model: ChatCompletionModel) -> ChatCompletionModel:
 
 
 def _copied(value: Any) -> Any:
+    import copy
+
     import tenacity
 
     if isinstance(value, tenacity.BaseRetrying):
