@@ -32,6 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import batch as batch_section  # noqa: E402
 import contenders as cs  # noqa: E402
 
 MARK_START = "<!-- results:start -->"
@@ -313,7 +314,16 @@ def bench_memory(base_url: str, inflight: int, repeats: int, log: Callable) -> d
 
 
 def _versions() -> str:
-    names = ["openai", "httpx", "aiohttp", "urllib3", "msgspec", "msgflux", "msgflux-openai"]
+    names = [
+        "openai",
+        "httpx",
+        "aiohttp",
+        "urllib3",
+        "msgspec",
+        "msgflux",
+        "msgflux-openai",
+        "litellm",
+    ]
     found = []
     for name in names:
         try:
@@ -445,6 +455,8 @@ def report(results: dict[str, Any]) -> str:
             *_table(names, samples, unavailable, "cpu", base),
             "",
         ]
+    if results.get("batch"):
+        out += batch_section.report_batch(results["batch"])
     return "\n".join(out)
 
 
@@ -459,8 +471,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument(
         "--sections",
-        default="main,imports,memory,http",
-        help="comma-separated: main, imports, memory, http",
+        default="main,imports,memory,http,batch",
+        help="comma-separated: main, imports, memory, http, batch",
     )
     parser.add_argument("--update-readme", action="store_true", help="write tables to README")
     parser.add_argument("--json", type=Path, help="also write raw results here")
@@ -504,6 +516,9 @@ def main() -> None:
             results["http"] = _serializable(
                 bench_group(cs.HTTP, server.base_url, rounds, size, log)
             )
+        if "batch" in sections:
+            log("batch against a rate-limited server:")
+            results["batch"] = batch_section.bench_batch(args.quick, log)
     finally:
         server.stop()
     text = report(results)
