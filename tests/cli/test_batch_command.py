@@ -299,3 +299,55 @@ def test_killed_mid_run_then_rerun_answers_each_custom_id_exactly_once(tmp_path,
     assert all(line["response"]["status_code"] == 200 for line in lines)
     for custom_id in answered_first:  # an answered request never reached the server again
         assert limiter.admitted_keys[custom_id] == 1, custom_id
+
+
+def _stderr_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the command with stderr on a pseudo-terminal; return (code, what it showed)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide (a new pseudo-terminal has none, and tqdm fits its width).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "msgflux.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], GUARD)
+        if not ready:
+            process.kill()
+            break
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the command closed the terminal
+            break
+        if not data:
+            break
+        shown += data
+    os.close(leader)
+    return process.wait(timeout=GUARD), shown.decode(errors="replace")
+
+
+def test_a_progress_bar_on_a_terminal_and_none_with_no_progress(tmp_path, loopback_server, env):
+    inp = tmp_path / "in.jsonl"
+    write_requests(inp, 12)
+
+    code, shown = _stderr_on_terminal(batch_args(inp, tmp_path / "a.jsonl", loopback_server), env)
+    assert code == 0, shown
+    assert "12/12" in shown and "batch" in shown
+
+    code, shown = _stderr_on_terminal(
+        batch_args(inp, tmp_path / "b.jsonl", loopback_server, "--no-progress"), env
+    )
+    assert code == 0, shown
+    assert "12/12" not in shown
+    assert "12 of 12 requests answered" in shown
