@@ -1,7 +1,7 @@
 """msgflux vs the raw openai SDK on a loopback server: one command, one interleaved run.
 
-    python bench/run.py                  # full run (about 5 minutes on 2 cores)
-    python bench/run.py --quick          # fewer rounds and requests (about a minute)
+    python bench/run.py                  # full run (about 20 minutes on 2 cores)
+    python bench/run.py --quick          # fewer rounds and requests (about 5 minutes)
     python bench/run.py --update-readme  # also write the tables into bench/README.md
 
 Method (see bench/README.md): the server (bench/server.py) runs in its own process, so the
