@@ -7,15 +7,18 @@ import json
 import subprocess
 import sys
 
+# Only what `import msgflux` adds counts: a coverage .pth may load modules at start-up.
 CODE = """
 import json, sys
+before = set(sys.modules)
 import msgflux
-first = sorted(m for m in sys.modules if m.split(".")[0] in ("tqdm", "ray", "pickle")
+new = set(sys.modules) - before
+first = sorted(m for m in new if m.split(".")[0] in ("tqdm", "ray", "pickle")
                or m.startswith(("msgflux.batch", "msgflux.integrations")))
 import msgflux.batch, msgflux.integrations.ray
 model = msgflux.Model.chat_completion("fake/echo")
 model.batch(["quiet"], progress=False)
-second = sorted(m for m in sys.modules if m.split(".")[0] in ("tqdm", "ray"))
+second = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("tqdm", "ray"))
 print(json.dumps([first, second]))
 """
 

@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("msgflux_openai")
-
 HERE = str(Path(__file__).resolve().parent)
 
 

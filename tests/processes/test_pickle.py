@@ -14,6 +14,8 @@ from msgflux.errors import MissingAPIKeyError
 from msgflux.plugins import get_provider
 from msgflux.testing.server import LoopbackServer
 
+pytestmark = pytest.mark.requires_provider("openai")
+
 SECRET = "sk-pickle-secret-5e1d2c3b4a"
 WORKER_KEY = "sk-worker-env-key-0f9e8d7c"
 

@@ -12,6 +12,8 @@ import pytest
 
 import msgflux as mf
 
+pytestmark = pytest.mark.requires_provider("openai")
+
 PARENT_KEY = "sk-parent-key-3c2b1a0f9e"
 WORKER_KEY = "sk-worker-key-8d7c6b5a4f"
 POOL_TIMEOUT = 120  # a guard against a hung worker, not a performance bound
