@@ -21,7 +21,7 @@ WORKER_KEY = "sk-worker-env-key-0f9e8d7c"
 
 
 def _providers() -> list[str]:
-    return [name for name in mf.list_providers() if not name.startswith("register_model")]
+    return [name for name in mf.list_providers() if name != "envkeyed"]
 
 
 def _build(provider: str, server: LoopbackServer, **options):
@@ -253,36 +253,45 @@ def test_a_copy_shares_an_injected_client(loopback_server):
 # -- @register_model classes -------------------------------------------------------------------
 
 
-def test_a_register_model_class_pickles_by_reference(loopback_server, monkeypatch, workers):
-    from msgflux.models.providers.openai import OpenAIChatCompletion
-    from msgflux.models.registry import register_model
+@pytest.fixture
+def custom_provider(workers, loopback_server, monkeypatch):
+    """tests/processes/custom_provider.py imported (its provider registered), then removed."""
+    import importlib
+    import sys
 
-    @register_model
-    class PicklableProvider(OpenAIChatCompletion):
-        provider = "picklable"
+    from msgflux.plugins import unregister_plugin
 
-        def _get_base_url(self) -> str:
-            return loopback_server.base_url
+    monkeypatch.setenv("ENVKEYED_BASE_URL", loopback_server.base_url)
+    module = importlib.import_module("custom_provider")
+    yield module
+    unregister_plugin("register_model:envkeyed")
+    sys.modules.pop("custom_provider", None)
 
-        def _get_api_key(self) -> str:
-            import os
 
-            return os.environ["PICKLABLE_KEY"]
+def test_a_register_model_class_pickles_by_reference(custom_provider, loopback_server, monkeypatch):
+    model = mf.Model.chat_completion("envkeyed/m", api_key=SECRET)
+    data = pickle.dumps(model)
+    assert SECRET.encode() not in data
 
-    # Pickle finds a class by module and name: as a program defines it at module level.
-    PicklableProvider.__qualname__ = "PicklableProvider"
-    monkeypatch.setattr(workers, "PicklableProvider", PicklableProvider, raising=False)
-    PicklableProvider.__module__ = workers.__name__
-    monkeypatch.setenv("PICKLABLE_KEY", WORKER_KEY)
-    try:
-        model = mf.Model.chat_completion("picklable/m", api_key=SECRET)
-        data = pickle.dumps(model)
-        assert SECRET.encode() not in data
-        rebuilt = pickle.loads(data)
-        assert type(rebuilt) is PicklableProvider
-        assert rebuilt("custom").consume() == "echo: custom"
-        assert loopback_server.last_request.headers["authorization"] == f"Bearer {WORKER_KEY}"
-    finally:
-        from msgflux.plugins import unregister_plugin
+    monkeypatch.setenv("ENVKEYED_API_KEY", WORKER_KEY)
+    rebuilt = pickle.loads(data)
 
-        unregister_plugin("register_model:picklable")
+    assert type(rebuilt) is custom_provider.EnvKeyedChatCompletion
+    assert rebuilt("custom").consume() == "echo: custom"
+    assert loopback_server.last_request.headers["authorization"] == f"Bearer {WORKER_KEY}"
+
+
+def test_a_register_model_class_answers_in_a_spawned_worker(
+    custom_provider, loopback_server, monkeypatch, workers
+):
+    import multiprocessing
+
+    monkeypatch.setenv("ENVKEYED_API_KEY", WORKER_KEY)
+    model = mf.Model.chat_completion("envkeyed/m", api_key=SECRET)
+
+    # The worker imports custom_provider to unpickle the class, which registers the provider.
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        answer, _ = pool.apply_async(workers.ask, (model, "in a worker")).get(120)
+
+    assert answer == "echo: in a worker"
+    assert loopback_server.last_request.headers["authorization"] == f"Bearer {WORKER_KEY}"
