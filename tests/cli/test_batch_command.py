@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +53,28 @@ def batch_args(inp: Path, out: Path, server: LoopbackServer, *more: str) -> list
         server.base_url,
         *more,
     ]
+
+
+class Gate:
+    """A loopback handler that answers the first ``open_for`` requests, then holds every
+    later one until ``release()``: a run cannot finish before the test has stopped it."""
+
+    def __init__(self, open_for: int, inner=None) -> None:
+        self.open_for = open_for
+        self.inner = inner
+        self.seen = 0
+        self.released = threading.Event()
+
+    async def __call__(self, request):
+        self.seen += 1
+        reply = self.inner(request) if self.inner is not None else None
+        if self.seen > self.open_for:
+            while not self.released.is_set():
+                await asyncio.sleep(0.01)
+        return reply
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @pytest.fixture
@@ -233,22 +257,17 @@ def test_a_torn_last_line_is_dropped_and_its_request_sent_again(
 def test_two_runs_on_one_output_do_not_mix(tmp_path, loopback_server, run_cli, env):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_requests(inp, 30)
-    loopback_server.set_handler(lambda request: Reply.echo(request, delay=0.2))
-    cmd = [
-        sys.executable,
-        "-m",
-        "msgflux.cli",
-        *batch_args(inp, out, loopback_server),
-        "--max-concurrency",
-        "2",
-    ]
+    gate = Gate(open_for=1)
+    loopback_server.set_handler(gate)
+    cmd = [sys.executable, "-m", "msgflux.cli", *batch_args(inp, out, loopback_server)]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for_lines(out, 1, first)
+        _wait_for_lines(out, 1, first)  # then the first run waits on the gate
         second = run_cli(*batch_args(inp, out, loopback_server), env=env)
     finally:
         first.kill()
         first.wait(GUARD)
+        gate.release()
 
     assert second.returncode == 1
     assert "being written by another msgflux batch run" in second.stderr
@@ -269,9 +288,10 @@ def _wait_for_lines(path: Path, count: int, process: subprocess.Popen) -> None:
 def test_killed_mid_run_then_rerun_answers_each_custom_id_exactly_once(tmp_path, env, how):
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     ids = write_requests(inp, 120)
-    limiter = RateLimiter(200, burst=5, latency=0.05)  # slow enough to stop it midway
+    limiter = RateLimiter(200, burst=5, latency=0.02)  # it counts what it admitted, per id
+    gate = Gate(open_for=40, inner=limiter)  # the first run cannot finish before its kill
     with LoopbackServer(record=False) as server:
-        server.set_handler(limiter)
+        server.set_handler(gate)
         cmd = [
             sys.executable,
             "-m",
@@ -285,10 +305,11 @@ def test_killed_mid_run_then_rerun_answers_each_custom_id_exactly_once(tmp_path,
         os.kill(process.pid, getattr(signal, how))
         _, stderr = process.communicate(timeout=GUARD)
         answered_first = {line["custom_id"] for line in read_output(out)}
+        gate.release()
 
         rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=GUARD)
 
-    assert 20 <= len(answered_first) < len(ids)
+    assert 20 <= len(answered_first) <= 40
     if how == "SIGINT":
         assert process.returncode == 130
         assert b"run the same command again" in stderr
