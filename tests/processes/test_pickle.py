@@ -200,7 +200,7 @@ def test_a_policy_that_does_not_pickle_is_refused(loopback_server):
     policy = tenacity.Retrying(before_sleep=local_hook)
     model = _build("openai", loopback_server, retry=policy)
 
-    with pytest.raises(TypeError, match=r"retry= policy does not pickle.*settings dict"):
+    with pytest.raises(TypeError, match=r"retry= does not pickle.*settings dict"):
         pickle.dumps(model)
 
 
@@ -295,3 +295,13 @@ def test_a_register_model_class_answers_in_a_spawned_worker(
 
     assert answer == "echo: in a worker"
     assert loopback_server.last_request.headers["authorization"] == f"Bearer {WORKER_KEY}"
+
+
+def test_any_option_that_does_not_pickle_is_named(loopback_server):
+    import threading
+
+    model = _build("openai", loopback_server)
+    model.timeout = threading.Lock()  # stands for a live object in a model option
+
+    with pytest.raises(TypeError, match=r"its timeout= does not pickle"):
+        pickle.dumps(model)

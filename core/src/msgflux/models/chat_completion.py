@@ -226,7 +226,11 @@ class ChatCompletionModel:
         if not isinstance(clients, ChatClients):
             clients = ChatClients(*clients)
         self.client, self.aclient, self._close_clients, self._aclose_clients = clients
-        self._response_cache = ResponseCache(self.cache_size) if self.enable_cache else None
+        self._response_cache = self._new_response_cache()
+
+    def _new_response_cache(self) -> ResponseCache | None:
+        """An empty response cache, as the options ask (``None`` without ``enable_cache``)."""
+        return ResponseCache(self.cache_size) if self.enable_cache else None
 
     # -- hooks as methods (a @register_model class may override these) -------------------------
 

@@ -37,7 +37,6 @@ import msgspec
 
 from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError
 from msgflux.models._secret import Secret
-from msgflux.models.cache import ResponseCache
 from msgflux.models.settings import MODEL_OPTIONS
 
 if TYPE_CHECKING:
@@ -94,15 +93,6 @@ def _options(model: ChatCompletionModel) -> dict[str, Any]:
 
 def _refuse_what_cannot_travel(model: ChatCompletionModel, options: dict[str, Any]) -> None:
     where = f"{type(model).__name__}({model.provider}/{model.model_id})"
-    for name, value in model.options.items():
-        if value is not None and not _is_data(value):
-            raise TypeError(
-                f"cannot pickle {where}: its option {name}= is a live object "
-                f"({type(value).__name__}), and live objects do not travel to another "
-                "process. Build the model in the worker (pass it the model path and options), "
-                "or drop the option and let msgflux build its own transport (transport='sdk' "
-                "for the openai SDK)."
-            )
     credentials = [
         header
         for header in options.get("extra_headers") or {}
@@ -114,17 +104,34 @@ def _refuse_what_cannot_travel(model: ChatCompletionModel, options: dict[str, An
             "credentials are not carried by pickles. Set them in the worker (from its own "
             "environment) or use the provider's API key env var."
         )
-    retry = options.get("retry")
-    if retry is not None and not isinstance(retry, bool | dict):
-        import pickle
-
-        try:
-            pickle.dumps(retry)
-        except Exception as exc:
+    for name, value in options.items():
+        if value is None or isinstance(value, bool) or _is_data(value):
+            continue
+        if name in model.options:  # a provider option holding an object: a client...
             raise TypeError(
-                f"cannot pickle {where}: its retry= policy does not pickle ({exc}). Use a "
-                "settings dict (retry={'max_attempts': 5}), or build the model in the worker."
-            ) from exc
+                f"cannot pickle {where}: its option {name}= is a live object "
+                f"({type(value).__name__}), and live objects do not travel to another "
+                "process. Build the model in the worker (pass it the model path and options), "
+                "or drop the option and let msgflux build its own transport (transport='sdk' "
+                "for the openai SDK)."
+            )
+        _check_pickles(where, name, value)
+
+
+def _check_pickles(where: str, name: str, value: Any) -> None:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception as exc:
+        hint = (
+            "Use a settings dict (retry={'max_attempts': 5}), or build the model in the worker."
+            if name == "retry"
+            else "Build the model in the worker, or pass a value that pickles."
+        )
+        raise TypeError(
+            f"cannot pickle {where}: its {name}= does not pickle ({exc}). {hint}"
+        ) from exc
 
 
 def _is_data(value: Any) -> bool:
@@ -193,7 +200,7 @@ def defer_clients(model: ChatCompletionModel) -> None:
     model.aclient = _LazyClient(model, "aclient")
     model._close_clients = None
     model._aclose_clients = None
-    model._response_cache = ResponseCache(model.cache_size) if model.enable_cache else None
+    model._response_cache = model._new_response_cache()
 
 
 def _initialize(model: ChatCompletionModel) -> None:
