@@ -12,8 +12,9 @@ options, the provider's options). It never carries:
 - the response cache's contents (a cache model gets an empty cache), the resolved hooks.
 
 What cannot travel is refused when pickling, with what to do instead: an injected client
-(``client=``), a provider option that is a live object, an ``extra_headers`` entry that
-looks like a credential, a ``retry=`` policy that does not pickle.
+(``client=``) or another provider option that is a live object, an ``extra_headers`` entry
+that looks like a credential, any other option that does not pickle (a ``retry=`` policy
+with a local function...).
 
 ``copy.copy`` and ``copy.deepcopy`` give an independent model in this process: the same
 options, the same key (it never leaves the process), its own clients (built on first use,
