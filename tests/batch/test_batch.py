@@ -166,9 +166,15 @@ def test_a_tokens_per_minute_budget_is_settled_with_the_reported_usage(loopback_
     )
     started = time.monotonic()
 
+    # 500 tokens a second (and at most 500 at once); the calls use 800 in all, 100 each once
+    # the usage is known: starting the last one needs at least 0.6 s of refill.
     results = make_model().batch(
-        [f"t{i}" for i in range(8)], tokens_per_minute=30_000, max_tokens=10, progress=False
-    )  # 500 tokens a second, each call uses 100: after the first second's worth, 5 a second
+        [f"t{i}" for i in range(8)],
+        tokens_per_minute=30_000,
+        max_tokens=10,
+        max_concurrency=1,
+        progress=False,
+    )
 
     assert results.ok
     assert results.stats.total_tokens == 800
