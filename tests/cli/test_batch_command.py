@@ -158,6 +158,7 @@ def test_the_model_may_come_from_the_body(tmp_path, loopback_server, run_cli, en
 
     assert result.returncode == 0, result.stderr
     assert loopback_server.last_request.json["model"] == "m-one"
+    assert read_output(out)[0]["response"]["body"]["model"] == "m-one"
 
 
 @pytest.mark.parametrize(

@@ -190,8 +190,8 @@ def _run(
 
     def record(item: Any) -> None:
         job = pending[item.index]
-        name = job.request.body.get("model") or job.model
-        line = output_line(job.request.custom_id, name, item.response, item.error)
+        answered_by = job.model.partition("/")[2]  # the model id at the provider
+        line = output_line(job.request.custom_id, answered_by, item.response, item.error)
         output.write(line)
         summary.done += 1
         summary.failed += item.error is not None
