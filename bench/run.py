@@ -1,7 +1,7 @@
 """msgflux vs the raw openai SDK on a loopback server: one command, one interleaved run.
 
-    python bench/run.py                  # full run (about 5 minutes on 2 cores)
-    python bench/run.py --quick          # fewer rounds and requests (about a minute)
+    python bench/run.py                  # full run (about 20 minutes on 2 cores)
+    python bench/run.py --quick          # fewer rounds and requests (about 5 minutes)
     python bench/run.py --update-readme  # also write the tables into bench/README.md
     python bench/run.py --sections otel  # the telemetry section alone (see bench/otel.py)
 
@@ -33,6 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import batch as batch_section  # noqa: E402
 import cache_hits  # noqa: E402
 import contenders as cs  # noqa: E402
 import otel  # noqa: E402
@@ -316,7 +317,16 @@ def bench_memory(base_url: str, inflight: int, repeats: int, log: Callable) -> d
 
 
 def _versions() -> str:
-    names = ["openai", "httpx", "aiohttp", "urllib3", "msgspec", "msgflux", "msgflux-openai"]
+    names = [
+        "openai",
+        "httpx",
+        "aiohttp",
+        "urllib3",
+        "msgspec",
+        "msgflux",
+        "msgflux-openai",
+        "litellm",
+    ]
     found = []
     for name in names:
         try:
@@ -453,6 +463,8 @@ def report(results: dict[str, Any]) -> str:
         ]
     if results.get("otel"):
         out += otel.report(results["otel"])
+    if results.get("batch"):
+        out += batch_section.report_batch(results["batch"])
     return "\n".join(out)
 
 
@@ -467,8 +479,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument(
         "--sections",
-        default="main,imports,memory,cache,http,otel",
-        help="comma-separated: main, imports, memory, cache, http, otel",
+        default="main,imports,memory,cache,http,otel,batch",
+        help="comma-separated: main, imports, memory, cache, http, otel, batch",
     )
     parser.add_argument(
         "--otel-baseline",
@@ -527,6 +539,9 @@ def main() -> None:
             results["otel"] = otel.bench_otel(
                 server.base_url, rounds, size, log, args.otel_baseline
             )
+        if "batch" in sections:
+            log("batch against a rate-limited server:")
+            results["batch"] = batch_section.bench_batch(args.quick, log)
     finally:
         server.stop()
     text = report(results)

@@ -10,7 +10,7 @@ import pytest
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
-@pytest.mark.parametrize("command", ["plugins", "chat", "profile"])
+@pytest.mark.parametrize("command", ["plugins", "chat", "batch", "profile"])
 def test_every_option_of_the_command_is_documented(run_cli, command):
     help_text = run_cli(command, "--help").stdout
     doc = DOC.read_text(encoding="utf-8")

@@ -1,9 +1,10 @@
-"""The ``msgflux`` command: list plugins, chat with a model, show a model's profile.
+"""The ``msgflux`` command: list plugins, chat with a model, run a batch file, show a profile.
 
 ::
 
     msgflux plugins [--json]
     msgflux chat -m provider/model [options] ["prompt" | -]
+    msgflux batch INPUT.jsonl -o OUTPUT.jsonl [-m provider/model] [options]
     msgflux profile [--json] provider/model
 
 Exit codes: 0 success; 1 the provider, the plugin or the model failed (unknown provider,
@@ -207,6 +208,8 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-reasoning", action="store_true", help="do not show the reasoning")
     chat.set_defaults(handler=_cmd_chat, subparser=chat)
 
+    _add_batch_parser(commands, common)
+
     profile = commands.add_parser(
         "profile",
         parents=[common],
@@ -218,6 +221,70 @@ def _build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--json", action="store_true", help="print JSON")
     profile.set_defaults(handler=_cmd_profile, subparser=profile)
     return parser
+
+
+def _add_batch_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    batch = commands.add_parser(
+        "batch",
+        parents=[common],
+        help="run an OpenAI Batch API input file against any provider, resumably",
+        description="Send every request of an OpenAI Batch API input file (JSONL lines with "
+        "custom_id, method, url, body) to a model, as fast as its rate limits allow, and "
+        "append the answers to OUTPUT in the OpenAI Batch output format. Run the same command "
+        "again after a crash or Ctrl-C: only the custom_ids OUTPUT does not answer yet are "
+        "sent. A summary goes to stderr at the end.",
+        epilog="examples:\n"
+        "  msgflux batch requests.jsonl -o answers.jsonl -m openai/gpt-4.1-mini\n"
+        "  msgflux batch requests.jsonl -o answers.jsonl -m groq/llama-3.1-8b-instant \\\n"
+        "      --requests-per-minute 500 --option temperature=0",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    batch.add_argument("input", metavar="INPUT.jsonl", type=Path, help="the requests")
+    batch.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTPUT.jsonl",
+        type=Path,
+        help="where the answers go (appended to; what it already answers is not sent again)",
+    )
+    batch.add_argument(
+        "-m",
+        "--model",
+        metavar="PROVIDER/MODEL",
+        help="the model for every request; default: each body's model, written provider/model",
+    )
+    batch.add_argument("--base-url", metavar="URL", help="the API base URL (overrides the env var)")
+    batch.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (prefer the provider's env var: a key on the command line is visible "
+        "to other users of this machine)",
+    )
+    batch.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model or provider option, repeatable (VALUE parsed as JSON when it is JSON)",
+    )
+    batch.add_argument(
+        "--max-concurrency", type=int, default=64, metavar="N", help="most requests in flight"
+    )
+    batch.add_argument(
+        "--requests-per-minute", type=float, metavar="N", help="never send more than this"
+    )
+    batch.add_argument(
+        "--tokens-per-minute", type=float, metavar="N", help="never use more tokens than this"
+    )
+    batch.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="send again the requests whose output line is an error (the lines are replaced)",
+    )
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    batch.set_defaults(handler=_cmd_batch, subparser=batch)
 
 
 # -- msgflux plugins ----------------------------------------------------------------------------
@@ -399,23 +466,9 @@ def _load_json_schema(path: Path) -> type:
 
 
 def _schema_class(schema: dict[str, Any], name: str) -> type:
-    from msgflux.generation import TransportSchema
-    from msgflux.generation.flow_control import strict_json_schema
+    from msgflux.generation.json_schema import json_schema_class
 
-    wire_schema, strict, drop_nulls = strict_json_schema(schema)
-
-    class FileSchema(dict):  # type: ignore[type-arg]
-        # The decoded answer is handed back as an instance of this class, the shape the core
-        # validates against, so it passes through unchanged as a plain JSON object.
-        @classmethod
-        def __msgflux_transport_schema__(cls, tool_definitions: Any) -> TransportSchema:
-            def normalize(payload: Any) -> Any:
-                return cls(drop_nulls(payload) if drop_nulls is not None else payload)
-
-            return TransportSchema(schema=wire_schema, strict=strict, normalize=normalize)
-
-    FileSchema.__name__ = FileSchema.__qualname__ = name
-    return FileSchema
+    return json_schema_class(schema, name)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -486,6 +539,73 @@ class _Printer:
 def _write_line(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+# -- msgflux batch ------------------------------------------------------------------------------
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from msgflux.batch.jobs import run_file
+    from msgflux.batch.openai_files import FileFormatError
+    from msgflux.errors import MissingAPIKeyError
+
+    options = _parse_options(args.options)
+    for name, value in (("base_url", args.base_url), ("api_key", args.api_key)):
+        if value is not None:
+            options[name] = value
+    try:
+        summary = run_file(
+            args.input,
+            args.output,
+            model=args.model,
+            model_options=options,
+            retry_failed=args.retry_failed,
+            max_concurrency=args.max_concurrency,
+            requests_per_minute=args.requests_per_minute,
+            tokens_per_minute=args.tokens_per_minute,
+            progress=False if args.no_progress else None,
+            on_start=_report_resume,
+        )
+    except FileFormatError as exc:
+        raise UsageError(f"{args.input}: {exc}") from exc
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    except MissingAPIKeyError as exc:
+        raise MissingAPIKeyError(_missing_key_message(args.model or "")) from exc
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: interrupted; the answers so far are in {args.output}: run the same "
+            "command again to send the rest",
+            file=sys.stderr,
+        )
+        raise
+    print(_describe_batch(summary, args.output), file=sys.stderr)
+    return EXIT_FAILURE if summary.failed else EXIT_OK
+
+
+def _report_resume(summary: Any) -> None:
+    if summary.already_done:
+        left = summary.total - summary.already_done
+        print(
+            f"{PROG}: resuming: {summary.already_done} of {summary.total} requests already "
+            f"answered, {left} to send",
+            file=sys.stderr,
+        )
+
+
+def _describe_batch(summary: Any, output: Path) -> str:
+    if summary.cost is None:
+        cost = "cost unknown (no price in the model profile)"
+    else:
+        cost = f"cost ${summary.cost:.6f} (model profile prices)"
+    answered = summary.already_done + summary.done
+    return (
+        f"{PROG}: {answered} of {summary.total} requests answered in {output} "
+        f"({summary.done} by this run, {summary.already_done} before); "
+        f"failed {summary.failed}; rate-limit retries {summary.rate_limited}; "
+        f"tokens {summary.prompt_tokens:,} prompt + {summary.completion_tokens:,} completion; "
+        f"{cost}; {summary.elapsed:.1f}s"
+    )
 
 
 # -- msgflux profile ----------------------------------------------------------------------------

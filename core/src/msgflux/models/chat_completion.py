@@ -22,7 +22,7 @@ import msgspec
 
 from msgflux.cache import ResponseCache, open_cache
 from msgflux.errors import MissingAPIKeyError, UnsupportedParameterError
-from msgflux.models import finishing, sending
+from msgflux.models import finishing, portable, sending
 from msgflux.models._secret import Secret
 from msgflux.models.clients import ChatClients
 from msgflux.models.request import PreparedCall, check_timeout, prepare_call
@@ -43,6 +43,9 @@ from msgflux.providers import ProviderOption
 from msgflux.telemetry import state as _telemetry
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from msgflux.batch import BatchResults
     from msgflux.providers import ProviderSpec, Quirks
 
 __all__ = ["ChatCompletionModel"]
@@ -105,6 +108,9 @@ class ChatCompletionModel(BehaviourOptions):
         self._aclose_clients: Any = None
         self._response_cache: ResponseCache | None = None
         self._hooks.validate_options(self, self.options)
+        if portable.take_restore_flag():  # unpickled or copied: key and clients on first use
+            portable.defer_clients(self)
+            return
         self._initialize()
         if self.cache_ttl is not None and self._response_cache is None:
             raise ValueError("`cache_ttl` needs a cache: pass cache=... (or enable_cache=True)")
@@ -234,7 +240,12 @@ class ChatCompletionModel(BehaviourOptions):
         if not isinstance(clients, ChatClients):
             clients = ChatClients(*clients)
         self.client, self.aclient, self._close_clients, self._aclose_clients = clients
-        self._response_cache = open_cache(
+        if self._response_cache is None:  # a model rebuilt from a pickle already has its own
+            self._response_cache = self._new_response_cache()
+
+    def _new_response_cache(self) -> ResponseCache | None:
+        """The response cache the options ask for (``None`` without one)."""
+        return open_cache(
             self.cache,
             enable_cache=self.enable_cache,
             cache_size=self.cache_size,
@@ -427,6 +438,44 @@ class ChatCompletionModel(BehaviourOptions):
                 continue  # a live object (an injected client): not state
             changed[name] = value
         return changed
+
+    # -- batches (msgflux.batch) ----------------------------------------------------------------
+
+    def batch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Call the model once per input, concurrently, adapting to the server's rate limits.
+
+        Args:
+            inputs: Prompts, message lists, or dicts of call arguments (``{"messages":
+                ..., "temperature": 0}``).
+            **options: ``max_concurrency``, ``requests_per_minute``, ``tokens_per_minute``,
+                ``adaptive``, ``max_rate_limit_retries``, ``progress``, ``on_result``, and
+                call options for every input (see ``msgflux.batch.abatch``).
+
+        Returns:
+            ``BatchResults``: one ``BatchItem`` (``.response`` or ``.error``) per input, in
+            input order, and ``.stats``.
+        """
+        from msgflux.batch import batch
+
+        return batch(self, inputs, **options)
+
+    async def abatch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Async ``batch``: same arguments, same results."""
+        from msgflux.batch import abatch
+
+        return await abatch(self, inputs, **options)
+
+    # -- other processes and copies (msgflux.models.portable) ---------------------------------
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the configuration, never the API key, clients or cache contents."""
+        return portable.reduce_model(self)
+
+    def __copy__(self) -> ChatCompletionModel:
+        return portable.copy_model(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChatCompletionModel:
+        return portable.copy_model(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -7,6 +7,11 @@ that expose ``chat.completions.create(**params)``. The ``openai`` SDK's ``OpenAI
 in-process provider", stage 3). Results are read by
 attribute in OpenAI's shape (``.choices[0].message.content``, ``.usage``...).
 
+Rate limits: a transport that has the response headers may keep the provider's rate-limit
+headers (``msgflux.utils.rate_limits.rate_limit_headers``) as ``_msgflux_rate_limit`` on the
+completion it returns, and as ``rate_limit`` on a stream; the pipeline puts them in
+``response.metadata.rate_limit``.
+
 With ``stream=True`` the sync ``create`` returns an iterable of chunks with ``close()``; the
 async one returns an async iterable with an awaitable ``close()``. The pipeline always
 closes a stream it opened, also when the consumer stops early.

@@ -28,6 +28,9 @@ def respond(model: ChatCompletionModel, output: Any, call: PreparedCall) -> Mode
     )
     if call.prefilling and response.response_type == "text_generation":
         response.data = call.prefilling + (response.data or "")
+    rate_limit = getattr(output, "_msgflux_rate_limit", None)  # set by transports that can
+    if rate_limit is not None:
+        response.metadata.rate_limit = rate_limit
     return response
 
 

@@ -68,7 +68,7 @@ def _produce(
     try:
         handle.stream, chunks, first = open_stream(model, call.params)
         if first is not END and not handle.cancelled:
-            _begin(model, call, response, first)
+            _begin(model, call, response, first, handle.stream)
             for chunk in chunks:
                 if handle.cancelled:
                     break
@@ -116,7 +116,7 @@ async def _aproduce(
     try:
         handle.stream, chunks, first = await aopen_stream(model, call.params)
         if first is not END and not handle.cancelled:
-            _begin(model, call, response, first)
+            _begin(model, call, response, first, handle.stream)
             async for chunk in chunks:
                 if handle.cancelled:
                     break
@@ -136,9 +136,16 @@ async def _aproduce(
 
 
 def _begin(
-    model: ChatCompletionModel, call: PreparedCall, response: ModelStreamResponse, first: Any
+    model: ChatCompletionModel,
+    call: PreparedCall,
+    response: ModelStreamResponse,
+    first: Any,
+    stream: Any,
 ) -> None:
-    """The prefilled start of the answer, then the first chunk."""
+    """The stream's rate-limit headers, the prefilled start of the answer, the first chunk."""
+    rate_limit = getattr(stream, "rate_limit", None)  # set by transports that can
+    if rate_limit is not None:
+        response.update_metadata(rate_limit=rate_limit)
     if call.prefilling:
         response.add(call.prefilling)
     model._hooks.process_output(model, first, response)

@@ -3,6 +3,9 @@
 - ``LoopbackServer`` (``msgflux.testing.server``): a scriptable OpenAI-compatible HTTP server
   on 127.0.0.1 (text, reasoning, tool calls, usage, errors, broken and stalled streams)
   that records every request; ``Reply``, ``ToolCall``, ``Usage``, ``Audio`` script it.
+- ``msgflux.testing.ratelimit.RateLimiter``: a token bucket for the loopback server that
+  answers 429 past its rate (with or without ``Retry-After``) and counts what it admitted;
+  ``python -m msgflux.testing.server --rate N`` serves one from its own process.
 - The ``fake`` provider (``mf.Model.chat_completion("fake/any")``): deterministic, offline.
 - ``msgflux.testing.pytest_plugin``: pytest fixtures (``loopback_server``).
 - ``msgflux.testing.conformance``: the test suite every provider plugin runs against itself.

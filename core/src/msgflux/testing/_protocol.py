@@ -47,12 +47,15 @@ class HTTPConnection(asyncio.Protocol):
         self._paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
+        self._peer: tuple[str, int] | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._connections.add(self)
+        peer = transport.get_extra_info("peername")
+        self._peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
@@ -168,7 +171,8 @@ class HTTPConnection(asyncio.Protocol):
         except msgspec.DecodeError:
             decoded = None
         query = dict(parse_qsl(qs, keep_blank_values=True)) if qs else None
-        return RecordedRequest(method, path, headers, body, decoded, query), keep_alive
+        request = RecordedRequest(method, path, headers, body, decoded, query, self._peer)
+        return request, keep_alive
 
     def _send_continue(self, headers: Headers) -> None:
         if not self._continued and headers.get("expect", "").lower() == "100-continue":

@@ -61,9 +61,11 @@ class RecordedRequest:
         headers: Case-insensitive request headers.
         body: The raw body (de-chunked when sent with ``Transfer-Encoding: chunked``).
         json: The body decoded as JSON, or ``None`` when it is empty or not JSON.
+        client_address: The ``(host, port)`` the request came from: requests with the same
+            address came over the same connection (tests of connection reuse use it).
     """
 
-    __slots__ = ("body", "headers", "json", "method", "path", "query")
+    __slots__ = ("body", "client_address", "headers", "json", "method", "path", "query")
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class RecordedRequest:
         body: bytes = b"",
         json: Any = None,
         query: Mapping[str, str] | None = None,
+        client_address: tuple[str, int] | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -80,6 +83,7 @@ class RecordedRequest:
         self.headers = headers
         self.body = body
         self.json = json
+        self.client_address = client_address
 
     def __repr__(self) -> str:
         return f"RecordedRequest({self.method} {self.path}, {len(self.body)} bytes)"

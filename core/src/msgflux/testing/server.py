@@ -347,8 +347,14 @@ class LoopbackServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve echo replies until SIGINT/SIGTERM: ``python -m msgflux.testing.server``."""
+    """Serve echo replies until SIGINT/SIGTERM: ``python -m msgflux.testing.server``.
+
+    With ``--rate`` the server admits that many chat requests a second and answers 429
+    past it (``msgflux.testing.ratelimit.RateLimiter``); when it stops it prints one JSON
+    line of what it admitted and refused.
+    """
     import argparse
+    import json
     import signal
 
     parser = argparse.ArgumentParser(
@@ -357,15 +363,44 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--rate", type=float, help="requests a second admitted (token bucket)")
+    parser.add_argument("--burst", type=float, help="the bucket's size (default: --rate)")
+    parser.add_argument("--retry-after", default="always", choices=["always", "never", "alternate"])
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per admitted answer")
+    parser.add_argument(
+        "--no-limit-headers", action="store_true", help="no x-ratelimit-* headers on answers"
+    )
     args = parser.parse_args(argv)
+    limiter = None
+    if args.rate:
+        from msgflux.testing.ratelimit import RateLimiter
+
+        limiter = RateLimiter(
+            args.rate,
+            args.burst,
+            retry_after=args.retry_after,
+            latency=args.latency,
+            limit_headers=not args.no_limit_headers,
+        )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with LoopbackServer(args.port, host=args.host, record=False) as server:
+        if limiter is not None:
+            server.set_handler(limiter)
         print(server.base_url, flush=True)
         try:
             done.wait()
         except KeyboardInterrupt:
             pass
+    if limiter is not None:
+        stats = {
+            "admitted": limiter.admitted,
+            "refused": limiter.refused,
+            "refused_with_retry_after": limiter.refused_with_retry_after,
+            "duplicates": len(limiter.duplicates()),
+            "admitted_rate": limiter.admitted_rate(),
+        }
+        print(json.dumps(stats), flush=True)
 
 
 def _error_plan(status: int, message: str, type_: str | None = None) -> Plan:

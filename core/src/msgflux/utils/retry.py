@@ -45,7 +45,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -62,8 +64,10 @@ __all__ = [
     "build_retrying",
     "call_with_retry",
     "check_retry_policy",
+    "is_rate_limit",
     "is_retryable",
     "parse_retry_after",
+    "rate_limits_to_caller",
 ]
 
 T = TypeVar("T")
@@ -98,14 +102,43 @@ def is_retryable(error: BaseException) -> bool:
     True for connection errors and timeouts (msgflux's, and the built-in
     ``ConnectionError`` / ``TimeoutError`` a custom client may raise) and for errors with
     an HTTP status of 408, 409, 429 or 5xx, except a 429 whose error code says the
-    quota is used up.
+    quota is used up, and a 429 inside ``rate_limits_to_caller()``.
     """
     if isinstance(error, ConnectionError | TimeoutError):
         return True
     status = _status_of(error)
     if status is None or not (status in RETRYABLE_STATUSES or 500 <= status < 600):
         return False
+    if status == 429 and _RATE_LIMITS_TO_CALLER.get():
+        return False
     return not (status == 429 and _error_code(error) in _FINAL_RATE_LIMIT_CODES)
+
+
+def is_rate_limit(error: BaseException) -> bool:
+    """Whether ``error`` is a 429 that waiting cures (not a used-up quota)."""
+    return _status_of(error) == 429 and _error_code(error) not in _FINAL_RATE_LIMIT_CODES
+
+
+# Set by a caller that paces itself (a batch): a 429 then reaches it at once instead of
+# being retried by the model's policy, so the two layers never multiply their attempts.
+_RATE_LIMITS_TO_CALLER: ContextVar[bool] = ContextVar(
+    "msgflux_rate_limits_to_caller", default=False
+)
+
+
+@contextmanager
+def rate_limits_to_caller() -> Iterator[None]:
+    """Within this context (and the tasks and threads started from it with its context),
+    the models' retry policies do not retry a 429: the caller handles it.
+
+    Other retryable errors (connection errors, timeouts, 5xx) are retried as usual.
+    A tenacity object given as ``retry=`` decides for itself.
+    """
+    token = _RATE_LIMITS_TO_CALLER.set(True)
+    try:
+        yield
+    finally:
+        _RATE_LIMITS_TO_CALLER.reset(token)
 
 
 def _status_of(error: BaseException) -> int | None:

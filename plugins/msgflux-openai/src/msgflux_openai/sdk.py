@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,6 +30,7 @@ from msgflux.errors import (
 )
 from msgflux.models.clients import ChatClients
 from msgflux.utils.http import parse_retry_after
+from msgflux.utils.rate_limits import rate_limit_headers
 
 __all__ = ["map_sdk_error", "sdk_clients", "to_httpx_timeout"]
 
@@ -52,31 +54,29 @@ def sdk_clients(model: Any) -> ChatClients:
     }
     verify = _tls_verify(model)
     if verify is True:
-        sync_client = injected_sync or openai.OpenAI(**settings)
+        make_sync = lambda: openai.OpenAI(**settings)  # noqa: E731
         make_async = lambda: openai.AsyncOpenAI(**settings)  # noqa: E731
     else:
         # Custom TLS (a CA bundle, client certificates): the SDK takes it through its
         # httpx client, which keeps reading proxies from the environment (trust_env).
-        sync_client = injected_sync or openai.OpenAI(
-            **settings, http_client=openai.DefaultHttpxClient(verify=verify)
-        )
+        def make_sync() -> Any:
+            return openai.OpenAI(**settings, http_client=openai.DefaultHttpxClient(verify=verify))
 
         def make_async() -> Any:
             return openai.AsyncOpenAI(
                 **settings, http_client=openai.DefaultAsyncHttpxClient(verify=verify)
             )
 
+    sync_client = _PerProcessClient(make_sync, injected_sync)
     async_clients = _PerLoopAsyncClients(make_async, injected_async)
     allowed = _create_parameters(openai.OpenAI)
 
     def close() -> None:
-        if injected_sync is None:
-            sync_client.close()
+        sync_client.close()
         async_clients.close()
 
     async def aclose() -> None:
-        if injected_sync is None:
-            sync_client.close()
+        sync_client.close()
         await async_clients.aclose()
 
     return ChatClients(
@@ -171,6 +171,33 @@ def _fit(params: dict[str, Any], allowed: frozenset[str] | None) -> dict[str, An
     return fitted
 
 
+class _PerProcessClient:
+    """The SDK's sync client of this process.
+
+    After ``os.fork()`` the child builds its own client on first use: the inherited one's
+    pooled sockets are the parent's connections too, and two processes writing requests
+    to one socket would mix their answers. An injected client is the caller's and is used
+    as given.
+    """
+
+    def __init__(self, factory: Callable[[], Any], injected: Any = None) -> None:
+        self._factory = factory
+        self._injected = injected
+        self._pid = os.getpid()
+        self._client = injected if injected is not None else factory()
+
+    def current(self) -> Any:
+        if self._pid != os.getpid() and self._injected is None:
+            inherited, self._client = self._client, self._factory()
+            self._pid = os.getpid()
+            inherited.close()  # closes this process's copies of the sockets only
+        return self._client
+
+    def close(self) -> None:
+        if self._injected is None:
+            self._client.close()
+
+
 class _PerLoopAsyncClients:
     """One ``AsyncOpenAI`` per event loop: its connection pool is bound to the loop it
     first ran on, and the same model may be used from several loops (tests, asyncio.run)."""
@@ -182,10 +209,17 @@ class _PerLoopAsyncClients:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def current(self) -> Any:
         if self._injected is not None:
             return self._injected
+        if self._pid != os.getpid():
+            # A forked child: the parent's loops and their clients are not ours to use or
+            # close (their sockets and selectors belong to the parent); start afresh.
+            self._pid = os.getpid()
+            self._clients = weakref.WeakKeyDictionary()
+            self._lock = threading.Lock()
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.get(loop)
@@ -258,11 +292,13 @@ class _SyncCompletions:
             params = _omit_authorization(params)
         if "timeout" in params:
             params = {**params, "timeout": to_httpx_timeout(params["timeout"])}
+        completions = self._client.current().chat.completions
         try:
-            result = self._client.chat.completions.create(**_fit(params, self._allowed))
+            raw = _raw(completions).create(**_fit(params, self._allowed))
+            result = raw.parse()
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
-        return _SyncStream(result, self._provider) if params.get("stream") else result
+        return _with_rate_limit(result, raw, self._provider, params, _SyncStream)
 
 
 class _AsyncCompletions:
@@ -283,17 +319,72 @@ class _AsyncCompletions:
             params = _omit_authorization(params)
         if "timeout" in params:
             params = {**params, "timeout": to_httpx_timeout(params["timeout"])}
+        completions = self._clients.current().chat.completions
         try:
-            result = await self._clients.current().chat.completions.create(
-                **_fit(params, self._allowed)
-            )
+            raw = await _raw(completions).create(**_fit(params, self._allowed))
+            result = await _parsed(raw)
         except Exception as exc:
             raise map_sdk_error(exc, self._provider) from exc
-        return _AsyncStream(result, self._provider) if params.get("stream") else result
+        return _with_rate_limit(result, raw, self._provider, params, _AsyncStream)
+
+
+class _PlainResponse:
+    """What a client without ``with_raw_response`` gives: the result, no headers."""
+
+    headers = None
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def parse(self) -> Any:
+        return self.result
+
+
+class _PlainCreate:
+    def __init__(self, completions: Any) -> None:
+        self._completions = completions
+
+    def create(self, **params: Any) -> Any:
+        result = self._completions.create(**params)
+        if inspect.isawaitable(result):
+            return _awaited_plain(result)
+        return _PlainResponse(result)
+
+
+async def _awaited_plain(result: Any) -> _PlainResponse:
+    return _PlainResponse(await result)
+
+
+def _raw(completions: Any) -> Any:
+    """``completions.with_raw_response`` (the SDK's documented way to read the response
+    headers), or a stand-in for a client that has none."""
+    raw = getattr(completions, "with_raw_response", None)
+    return raw if raw is not None else _PlainCreate(completions)
+
+
+async def _parsed(raw: Any) -> Any:
+    result = raw.parse()
+    return await result if inspect.isawaitable(result) else result
+
+
+def _with_rate_limit(
+    result: Any, raw: Any, provider: str, params: dict[str, Any], stream_class: Any
+) -> Any:
+    """The result, carrying the response's rate-limit headers for the pipeline."""
+    rate_limit = rate_limit_headers(raw.headers)
+    if params.get("stream"):
+        stream = stream_class(result, provider)
+        stream.rate_limit = rate_limit
+        return stream
+    if rate_limit is not None:
+        result._msgflux_rate_limit = rate_limit
+    return result
 
 
 class _SyncStream:
     """The SDK's stream with its errors mapped; ``close()`` releases the connection."""
+
+    rate_limit: dict[str, str] | None = None
 
     def __init__(self, stream: Any, provider: str) -> None:
         self._stream = stream
@@ -310,6 +401,8 @@ class _SyncStream:
 
 
 class _AsyncStream:
+    rate_limit: dict[str, str] | None = None
+
     def __init__(self, stream: Any, provider: str) -> None:
         self._stream = stream
         self._provider = provider

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from msgflux.http import AsyncEventStream, Client
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport._base import (
     PATH,
     StreamDecoder,
@@ -76,6 +77,7 @@ class AsyncStream:
         status: The HTTP status.
         headers: Response headers (lower-case names).
         request_id: The provider's request id, if it sent one.
+        rate_limit: The rate-limit headers (``msgflux.utils.rate_limits``), or ``None``.
     """
 
     def __init__(self, events: AsyncEventStream, provider: str) -> None:
@@ -86,6 +88,7 @@ class AsyncStream:
         self.status = events.status
         self.headers = events.headers
         self.request_id = events.request_id
+        self.rate_limit = rate_limit_headers(events.headers)
 
     def __aiter__(self) -> AsyncStream:
         return self

@@ -21,6 +21,7 @@ import msgspec
 
 from msgflux.errors import ResponseDecodeError
 from msgflux.http import ServerSentEvent, error_from_payload
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport.structs import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -103,6 +104,9 @@ def decode_completion(provider: str, body: bytes, headers: dict[str, str]) -> Ch
         ) from exc
     if completion.error is not None and not completion.choices:
         raise error_from_payload(msgspec.json.decode(body), provider=provider, headers=headers)
+    rate_limit = rate_limit_headers(headers)
+    if rate_limit is not None:  # the pipeline moves it to response.metadata.rate_limit
+        completion._msgflux_rate_limit = rate_limit
     return completion
 
 

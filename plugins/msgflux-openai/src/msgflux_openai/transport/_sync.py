@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from msgflux.http import Client, EventStream
+from msgflux.utils.rate_limits import rate_limit_headers
 from msgflux_openai.transport._base import (
     PATH,
     StreamDecoder,
@@ -79,6 +80,7 @@ class SyncStream:
         status: The HTTP status.
         headers: Response headers (lower-case names).
         request_id: The provider's request id, if it sent one.
+        rate_limit: The rate-limit headers (``msgflux.utils.rate_limits``), or ``None``.
     """
 
     def __init__(self, events: EventStream, provider: str) -> None:
@@ -89,6 +91,7 @@ class SyncStream:
         self.status = events.status
         self.headers = events.headers
         self.request_id = events.request_id
+        self.rate_limit = rate_limit_headers(events.headers)
 
     def __iter__(self) -> SyncStream:
         return self

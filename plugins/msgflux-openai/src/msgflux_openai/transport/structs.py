@@ -220,11 +220,12 @@ def _usage(raw: Any) -> CompletionUsage | None:
 _USAGE_FIELDS = _fields(CompletionUsage)
 
 
-class ChatCompletion(_Struct):
+class ChatCompletion(_Struct, dict=True):
     """A non-streamed chat completion.
 
     ``error`` is set only when a server answers HTTP 200 with an error object; the
-    transport raises in that case, so callers normally never see it.
+    transport raises in that case, so callers normally never see it. The transport sets
+    ``_msgflux_rate_limit`` (not a wire field) to the response's rate-limit headers.
     """
 
     id: str | None = None
