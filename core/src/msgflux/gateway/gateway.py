@@ -88,8 +88,8 @@ class ModelGateway:
     ``model_preference=``: a group or a deployment name to start with.
 
     Retries: the gateway calls each deployment with the deployment's own retry policy
-    off (on a view of the model that shares its clients; the model you passed keeps its
-    policy), and owns the policy itself: a failure that can be failed over goes to the
+    off (inside ``msgflux.utils.retry.retries_off()``; the model you passed keeps its
+    policy for direct calls), and owns the policy itself: a failure that can be failed over goes to the
     next deployment at once, each deployment is tried at most once per call, and an open
     circuit is skipped.
     So an outage costs at most one failed attempt per cooldown, not a retry ladder per
@@ -471,20 +471,36 @@ def _answer(route: Route, ticket: Any, response: ModelResponse) -> ModelResponse
     return response
 
 
-def _without_retries(model: Any) -> Any:
-    """The model to call: ``model`` itself, or a view of it with its retry policy off.
+def _without_retries(model: Any) -> _RetriesOff:
+    """What the gateway calls for ``model``: the model itself, with its retry policy off."""
+    return _RetriesOff(model)
 
-    The view is a new instance sharing every attribute of the model (clients, key, cache),
-    built without the copy/pickle protocol (which may leave the key out); only its
-    ``retry`` differs, so the gateway's failover is the only retry layer. A model without
-    a ``retry`` attribute, or without a ``__dict__``, is called as it is.
+
+class _RetriesOff:
+    """Calls a deployment's model inside ``retries_off()``: one attempt per call, so the
+    gateway's failover is the only retry layer.
+
+    The model itself is called (not a copy of it), so whatever it sets up on first use (the
+    clients and key of a model rebuilt from a pickle) serves every later call; the model
+    keeps its own policy for calls made to it directly.
     """
-    if getattr(model, "retry", False) is False or not hasattr(model, "__dict__"):
-        return model
-    view = object.__new__(type(model))
-    view.__dict__.update(model.__dict__)
-    view.retry = False
-    return view
+
+    __slots__ = ("model",)
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __call__(self, messages: Any, **options: Any) -> Any:
+        from msgflux.utils.retry import retries_off
+
+        with retries_off():
+            return self.model(messages, **options)
+
+    async def acall(self, messages: Any, **options: Any) -> Any:
+        from msgflux.utils.retry import retries_off
+
+        with retries_off():
+            return await self.model.acall(messages, **options)
 
 
 def _distinct(models: Iterable[Any]) -> list[Any]:

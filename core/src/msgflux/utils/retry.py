@@ -68,6 +68,7 @@ __all__ = [
     "is_retryable",
     "parse_retry_after",
     "rate_limits_to_caller",
+    "retries_off",
 ]
 
 T = TypeVar("T")
@@ -139,6 +140,29 @@ def rate_limits_to_caller() -> Iterator[None]:
         yield
     finally:
         _RATE_LIMITS_TO_CALLER.reset(token)
+
+
+# Set by a caller that is itself the retry layer (a ModelGateway fails over instead of
+# retrying): the models it calls make one attempt, whatever their own ``retry=``.
+_RETRIES_OFF: ContextVar[bool] = ContextVar("msgflux_retries_off", default=False)
+
+
+@contextmanager
+def retries_off() -> Iterator[None]:
+    """Within this context, every model makes one attempt per call: its ``retry=`` policy
+    (a tenacity object included) is not applied. The model itself is unchanged."""
+    token = _RETRIES_OFF.set(True)
+    try:
+        yield
+    finally:
+        _RETRIES_OFF.reset(token)
+
+
+def _policy_of(model: Any) -> Any:
+    """``model``'s retry policy, or ``False`` inside ``retries_off()``."""
+    if _RETRIES_OFF.get():
+        return False
+    return as_retry_policy(getattr(model, "retry", None))
 
 
 def _status_of(error: BaseException) -> int | None:
@@ -420,7 +444,7 @@ def call_with_retry(model: Any, send: Callable[[], T], *, deadline: float | None
         The last attempt's exception, once the policy gives up (never tenacity's
         ``RetryError`` for the default policy).
     """
-    policy = as_retry_policy(getattr(model, "retry", None))
+    policy = _policy_of(model)
     if isinstance(policy, tenacity.BaseRetrying):  # the caller's own policy runs every attempt
         replay: list[Exception] = []
         retrying = build_retrying(policy, what=_what(model))
@@ -462,7 +486,7 @@ async def acall_with_retry(
 
     Same contract as :func:`call_with_retry`.
     """
-    policy = as_retry_policy(getattr(model, "retry", None))
+    policy = _policy_of(model)
     if isinstance(policy, tenacity.BaseRetrying):
         replay: list[Exception] = []
         retrying = build_retrying(policy, asynchronous=True, what=_what(model))
