@@ -35,3 +35,9 @@ def ask_error(model: Any, prompt: str) -> str:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return "no error"
+
+
+def ask_gateway(gateway: Any, prompt: str) -> tuple[str, str, int]:
+    """Ask ``gateway`` (it arrived pickled); return the answer, the deployment, this pid."""
+    response = gateway(prompt)
+    return response.consume(), response.metadata.gateway.deployment, os.getpid()

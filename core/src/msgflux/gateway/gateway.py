@@ -6,9 +6,9 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from msgflux.gateway import _stream
+from msgflux.gateway import _portable, _stream
 from msgflux.gateway._cache import GatewayCache
 from msgflux.gateway._classify import DEFAULT_FAILOVER_ON
 from msgflux.gateway._deployments import Deployment, GatewayConfig, build_config
@@ -16,6 +16,9 @@ from msgflux.gateway._route import Route
 from msgflux.gateway._state import RoutingState
 from msgflux.gateway._windows import UTCClock, utc_now
 from msgflux.models.response import ModelResponse, ModelStreamResponse
+
+if TYPE_CHECKING:
+    from msgflux.batch import BatchResults
 
 __all__ = ["ModelGateway"]
 
@@ -89,15 +92,21 @@ class ModelGateway:
 
     Retries: the gateway calls each deployment with the deployment's own retry policy
     off (inside ``msgflux.utils.retry.retries_off()``; the model you passed keeps its
-    policy for direct calls), and owns the policy itself: a failure that can be failed over goes to the
-    next deployment at once, each deployment is tried at most once per call, and an open
-    circuit is skipped.
+    policy for direct calls), and owns the policy itself: a failure that can be failed
+    over goes to the next deployment at once, each deployment is tried at most once per
+    call, and an open circuit is skipped.
     So an outage costs at most one failed attempt per cooldown, not a retry ladder per
     request. A 429 (or 503) with ``Retry-After`` rests the deployment for that long.
 
     Answers carry ``response.metadata.gateway`` (``deployment``, ``group``, ``model``,
     ``attempts``) beside their own ``usage``; ``stats()`` has the counters. A call no
     deployment answered raises ``ModelRouterError`` with every attempt's error.
+
+    Batches: ``gateway.batch(inputs)`` / ``await gateway.abatch(inputs)``, as for a model.
+    Processes: a gateway pickles (its settings and its models, never an API key; the routing
+    state starts fresh in the receiver) and copies (``copy.copy`` shares the models,
+    ``copy.deepcopy`` copies them; either has circuits of its own); see
+    ``msgflux.gateway._portable``.
 
     Raises:
         ValueError, TypeError: A bad deployment list or setting (the message says what to
@@ -127,7 +136,7 @@ class ModelGateway:
         clock: Callable[[], float] | None = None,
         utc_clock: UTCClock | None = None,
     ) -> None:
-        self._config: GatewayConfig = build_config(
+        config = build_config(
             models,
             strategy=strategy,
             fallbacks=fallbacks,
@@ -139,11 +148,28 @@ class ModelGateway:
             max_attempts=max_attempts,
             fallback=fallback,
         )
-        callers = {d.name: _without_retries(d.model) for d in self._config.deployments}
-        self._state = RoutingState(self._config, callers, clock or time.monotonic)
+        self._assemble(config, cache, cache_ttl, clock=clock, utc_clock=utc_clock)
+
+    def _assemble(
+        self,
+        config: GatewayConfig,
+        cache: Any,
+        cache_ttl: float | None,
+        *,
+        clock: Callable[[], float] | None,
+        utc_clock: UTCClock | None,
+    ) -> None:
+        """Set the gateway up from checked settings (construction, unpickling, copies)."""
+        self._config: GatewayConfig = config
+        self._state = RoutingState(config, _callers(config), clock or time.monotonic)
         self._utc_clock = utc_clock or utc_now
         self._cache_spec = (cache, cache_ttl)
-        self._cache = _open_cache(self._config, cache, cache_ttl)
+        self._cache = _open_cache(config, cache, cache_ttl)
+        _portable.track_forks(self)
+
+    def _restart_routing(self) -> None:
+        """Fresh routing state (in a forked child: the parent's is not the child's)."""
+        self._state = RoutingState(self._config, _callers(self._config), self._state.clock)
 
     # -- what it is made of ----------------------------------------------------------------------
 
@@ -431,6 +457,49 @@ class ModelGateway:
 
         return cls(**{**deserialize(data, model_overrides or {}), **overrides})
 
+    # -- batches (msgflux.batch) -----------------------------------------------------------------
+
+    def batch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Call the gateway once per input, concurrently, adapting to the rate limits.
+
+        As ``ChatCompletionModel.batch``. A call that no deployment could answer because
+        each was rate-limited or resting (``ModelRouterError`` with ``rate_limited``) is
+        a rate limit for the batch: it slows down and sends the item again once a
+        deployment is available (``error.retry_after``).
+
+        Args:
+            inputs: Prompts, message lists, or dicts of call arguments (``{"messages":
+                ..., "temperature": 0}``).
+            **options: ``max_concurrency``, ``requests_per_minute``, ``tokens_per_minute``,
+                ``adaptive``, ``max_rate_limit_retries``, ``progress``, ``on_result``, and
+                call options for every input (see ``msgflux.batch.abatch``).
+
+        Returns:
+            ``BatchResults``: one ``BatchItem`` (``.response`` or ``.error``) per input, in
+            input order, and ``.stats``.
+        """
+        from msgflux.batch import batch
+
+        return batch(self, inputs, **options)
+
+    async def abatch(self, inputs: Iterable[Any], **options: Any) -> BatchResults:
+        """Async ``batch``: same arguments, same results."""
+        from msgflux.batch import abatch
+
+        return await abatch(self, inputs, **options)
+
+    # -- other processes and copies (msgflux.gateway._portable) ---------------------------------
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the configuration (the models without keys), never the routing state."""
+        return _portable.reduce_gateway(self)
+
+    def __copy__(self) -> ModelGateway:
+        return _portable.copy_gateway(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ModelGateway:
+        return _portable.copy_gateway(self, memo)
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -471,9 +540,9 @@ def _answer(route: Route, ticket: Any, response: ModelResponse) -> ModelResponse
     return response
 
 
-def _without_retries(model: Any) -> _RetriesOff:
-    """What the gateway calls for ``model``: the model itself, with its retry policy off."""
-    return _RetriesOff(model)
+def _callers(config: GatewayConfig) -> dict[str, _RetriesOff]:
+    """What the gateway calls for each deployment: its model, with its retry policy off."""
+    return {d.name: _RetriesOff(d.model) for d in config.deployments}
 
 
 class _RetriesOff:
