@@ -257,6 +257,13 @@ class ModelRouterError(MsgfluxError):
     Attributes:
         attempts: A ``GatewayAttempt`` (deployment, model, error) per attempt, in order.
         unavailable: ``{deployment name: why it was not tried}``.
+        rate_limited: ``True`` when only rate limits stood in the way: every attempt got a
+            429 that waiting cures, every deployment not tried was resting (circuit open or
+            probing) or outside its time window, and at least one of them was rate-limited.
+            A batch then waits and sends the request again (``msgflux.utils.retry.
+            is_rate_limit`` says so).
+        retry_after: With ``rate_limited``: seconds until the soonest of those deployments
+            takes requests again (``0.0``: one does now, it did not say when); else ``None``.
         exceptions: The attempts' errors (the 0.5 name).
         model_info: ``(deployment, provider, error)`` per attempt (the 0.5 name).
     """
@@ -267,11 +274,15 @@ class ModelRouterError(MsgfluxError):
         *,
         attempts: Sequence[GatewayAttempt] = (),
         unavailable: Mapping[str, str] | None = None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.attempts = list(attempts)
         self.unavailable = dict(unavailable or {})
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
 
     @property
     def exceptions(self) -> list[BaseException]:

@@ -18,6 +18,11 @@ results = await model.abatch(inputs, requests_per_minute=500)   # from async cod
   slow it down, ``Retry-After`` pauses new calls, and it speeds back up while the server
   keeps up. A 429 is retried by the batch (not by the model's retry policy, so attempts
   never multiply); other errors are retried by the model's own policy within the call.
+- **Gateways**: ``gateway.batch(...)`` runs the same way. The gateway fails a 429 over to
+  another deployment; a call that no deployment could take because each was rate-limited
+  or resting (``ModelRouterError.rate_limited``) is a 429 for the batch, which waits
+  ``error.retry_after`` (the soonest deployment back) and sends the item again. The
+  deployments' declared limits (rate-limit headers) add up.
 - **Progress**: a tqdm bar on stderr when it is a terminal (``progress=``), and
   ``on_result=`` for programs.
 

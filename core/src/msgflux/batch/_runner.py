@@ -9,7 +9,9 @@ The model's retry policy and the batch do not multiply attempts: inside a batch 
 not retried by the model (``msgflux.utils.retry.rate_limits_to_caller``) but reaches the
 batch, which slows down and sends the item again later (up to ``max_rate_limit_retries``
 times). Other errors (connection errors, timeouts, 5xx) are retried by the model's own
-policy within the call; what still fails is that item's result.
+policy within the call; what still fails is that item's result. A gateway's
+``ModelRouterError`` that says only rate limits stood in the way (``rate_limited``, with
+``retry_after``) is a 429 here (``is_rate_limit``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from msgflux.batch._aimd import AIMD
 from msgflux.batch._budget import TokenBucket
+from msgflux.batch._declared import DeclaredLimits, source_of
 from msgflux.batch._inputs import Call, normalize
 from msgflux.batch._progress import Progress, check_progress
 from msgflux.batch._results import BatchItem, BatchResults, BatchStats
@@ -187,6 +190,7 @@ class _Run:
         self.changed = asyncio.Event()
         self.failure: BaseException | None = None  # raised by on_result
         self.tokens_per_call: float | None = None  # a running mean of reported usage
+        self.declared = DeclaredLimits()
         self.started_at = now
 
     async def execute(self) -> BatchResults:
@@ -316,12 +320,16 @@ class _Run:
         return used
 
     def _declared(self, response: Any) -> tuple[float | None, float | None]:
-        """``(calls left, calls per second allowed)`` from the rate-limit headers."""
+        """``(calls left, calls per second allowed)`` from the rate-limit headers, over
+        every server behind the target (a gateway's deployments add up: ``_declared``)."""
         metadata = getattr(response, "metadata", None)
         headers = metadata.get("rate_limit") if isinstance(metadata, dict) else None
         limits = RateLimit.of(headers) if headers else None
-        if limits is None:
-            return None, None
+        remaining, ceiling = (None, None) if limits is None else self._read(limits)
+        return self.declared.update(source_of(metadata), remaining, ceiling)
+
+    def _read(self, limits: RateLimit) -> tuple[float | None, float | None]:
+        """``(calls left, calls per second allowed)`` of one server's headers."""
         per_call = self.tokens_per_call
         remaining = [limits.remaining_requests]
         ceiling = [limits.limit_requests / 60.0 if limits.limit_requests else None]

@@ -70,10 +70,15 @@ class AttemptLog:
         return error
 
     def router_error(
-        self, groups: Sequence[str], unavailable: Mapping[str, str]
+        self,
+        groups: Sequence[str],
+        unavailable: Mapping[str, str],
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
     ) -> ModelRouterError:
         """The ``ModelRouterError`` of a call no deployment answered (last error as cause)."""
-        failed = [(d, e) for d, e in self._attempts if e is not None]
+        failed = self.failures()
         parts = [f"{d.name} ({d.model_path}): {_describe(e)}" for d, e in failed]
         parts += [f"{name}: not tried, {why}" for name, why in unavailable.items()]
         route = " -> ".join(repr(group) for group in groups)
@@ -82,10 +87,16 @@ class AttemptLog:
             f"no deployment answered (groups {route}): {detail}",
             attempts=[GatewayAttempt(d.name, d.model_path, e) for d, e in failed],
             unavailable=unavailable,
+            rate_limited=rate_limited,
+            retry_after=retry_after,
         )
         if failed:
             error.__cause__ = failed[-1][1]
         return error
+
+    def failures(self) -> list[tuple[Deployment, BaseException]]:
+        """The failed attempts, ``(deployment, error)``, in order."""
+        return [(d, e) for d, e in self._attempts if e is not None]
 
     def errors(self) -> list[Any]:
         """The failed attempts' exceptions, in order."""

@@ -80,6 +80,7 @@ class Route:
         self._utc_clock = utc_clock
         self._tried: set[str] = set()
         self._unavailable: dict[str, str] = {}
+        self._off_hours: set[str] = set()  # skipped for their time_constraints
 
     # -- choosing -----------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class Route:
                     now = now or self._utc_clock()
                     if restricted(deployment.time_constraints, now):
                         self._tried.add(deployment.name)
+                        self._off_hours.add(deployment.name)
                         self._unavailable[deployment.name] = "outside its time_constraints"
                         continue
                 candidates.append(deployment)
@@ -143,7 +145,7 @@ class Route:
         self.log.add(deployment, error)
         failover = kind in self.config.failover_on
         if kind in (UNAVAILABLE, RATE_LIMITED) or (kind == AUTH and failover):
-            self._state.failed(ticket, error, _rest(error))
+            self._state.failed(ticket, error, _rest(error), rate_limited=kind == RATE_LIMITED)
         elif kind == CALLER:
             self._state.released(ticket)
         else:  # it answered, with a refusal of this request
@@ -167,7 +169,7 @@ class Route:
         kind = classify(error)
         self.log.add(ticket.deployment, error)
         if kind in (UNAVAILABLE, RATE_LIMITED):
-            self._state.failed(ticket, error, _rest(error))
+            self._state.failed(ticket, error, _rest(error), rate_limited=kind == RATE_LIMITED)
         else:
             self._state.answered(ticket)
         self._state.count_call(False, len(self.log))
@@ -183,9 +185,31 @@ class Route:
         self._state.released(ticket)
 
     def exhausted(self) -> ModelRouterError:
-        """The error of a call that no deployment answered."""
+        """The error of a call that no deployment answered (``rate_limited`` when only rate
+        limits stood in the way, with ``retry_after``: see ``ModelRouterError``)."""
         self._state.count_call(False, len(self.log))
-        return self.log.router_error(self.groups, self._unavailable)
+        retry_after = self._rate_limited_for()
+        return self.log.router_error(
+            self.groups,
+            self._unavailable,
+            rate_limited=retry_after is not None,
+            retry_after=retry_after,
+        )
+
+    def _rate_limited_for(self) -> float | None:
+        """Seconds until the soonest deployment takes requests again, when rate limits alone
+        stood in the way of this call; ``None`` when something else did."""
+        from msgflux.utils.retry import is_rate_limit
+
+        failures = self.log.failures()
+        if not all(is_rate_limit(error) for _, error in failures):
+            return None  # a deployment failed otherwise: not a matter of waiting
+        names = [d.name for d, _ in failures]
+        names += [name for name in self._unavailable if name not in self._off_hours]
+        rests = self._state.resting(names)
+        if not failures and not any(limited for _, limited in rests.values()):
+            return None  # resting for outages (or nothing to try): no rate limit met
+        return min((wait for wait, _ in rests.values()), default=None)
 
     def _to_larger_context(self, deployment: Deployment) -> bool:
         """Send the rest of the call to the group's context-length fallbacks, if declared."""

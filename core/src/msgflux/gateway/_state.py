@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from msgflux.gateway._breaker import CircuitBreaker
+from msgflux.gateway._breaker import CLOSED, OPEN, CircuitBreaker
 from msgflux.gateway._strategies import order
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class _Slot:
     attempts: int = 0
     answers: int = 0
     failures: int = 0
+    rate_limited: bool = False  # its last failure was a rate limit
 
     @property
     def weight(self) -> float:
@@ -151,13 +152,22 @@ class RoutingState:
         if closed:
             logger.info("deployment %r is healthy again: circuit closed", ticket.deployment.name)
 
-    def failed(self, ticket: Ticket, error: BaseException, rest: float | None) -> None:
-        """The deployment failed; ``rest`` is the wait it asked for (``Retry-After``)."""
+    def failed(
+        self,
+        ticket: Ticket,
+        error: BaseException,
+        rest: float | None,
+        *,
+        rate_limited: bool = False,
+    ) -> None:
+        """The deployment failed; ``rest`` is the wait it asked for (``Retry-After``),
+        ``rate_limited`` whether the failure was a rate limit."""
         with self._lock:
             slot = self._finish(ticket)
             if slot is None:
                 return
             slot.failures += 1
+            slot.rate_limited = rate_limited
             opened = slot.breaker.failed(self.clock(), ticket.probe, rest)
             count = slot.breaker.failures
         if opened is None:
@@ -166,7 +176,10 @@ class RoutingState:
             ticket.deployment.group, ticket.deployment.name, opened, error, log=False
         )
         why = "it asked to wait (Retry-After)" if rest is not None else f"{count} failures in a row"
-        logger.warning(
+        # A rest the provider asked for is routine under load (a batch meets many): INFO;
+        # failures in a row look like an outage: WARNING.
+        logger.log(
+            logging.INFO if rest is not None else logging.WARNING,
             "deployment %r circuit opened for %.2f s: %s (last: %s: %s)",
             ticket.deployment.name,
             opened,
@@ -196,6 +209,19 @@ class RoutingState:
             self._rng = random.Random()
         return self._rng
 
+    def resting(self, names: Iterable[str]) -> dict[str, tuple[float, bool]]:
+        """When each named deployment takes requests again, and whether a rate limit is why.
+
+        Returns:
+            ``{name: (seconds, rate-limited)}``: ``seconds`` is 0 for a closed circuit, the
+            time left for an open one, and the expected time of its probe's answer (its
+            latency) for a half-open one; ``rate-limited`` is whether a rate limit was its
+            last failure and its circuit is not closed.
+        """
+        with self._lock:
+            now = self.clock()
+            return {name: _rest_of(self._slots[name], now) for name in names}
+
     # -- counters --------------------------------------------------------------------------------
 
     def count_call(self, answered: bool, attempts: int) -> None:
@@ -221,6 +247,14 @@ class RoutingState:
             }
         open_circuits = [name for name, d in deployments.items() if d["state"] != "closed"]
         return {**totals, "open_circuits": open_circuits, "deployments": deployments}
+
+
+def _rest_of(slot: _Slot, now: float) -> tuple[float, bool]:
+    state = slot.breaker.state
+    if state == CLOSED:
+        return 0.0, False
+    wait = slot.breaker.remaining(now) if state == OPEN else slot.latency or 0.0
+    return wait, slot.rate_limited
 
 
 def _breaker(config: GatewayConfig) -> CircuitBreaker:

@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 
 import tenacity
 
-from msgflux.errors import MsgfluxError, redact_secret
+from msgflux.errors import ModelRouterError, MsgfluxError, redact_secret
 from msgflux.utils.http import parse_retry_after
 
 __all__ = [
@@ -116,7 +116,10 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def is_rate_limit(error: BaseException) -> bool:
-    """Whether ``error`` is a 429 that waiting cures (not a used-up quota)."""
+    """Whether ``error`` is a 429 that waiting cures (not a used-up quota), or a gateway's
+    ``ModelRouterError`` saying only rate limits stood in the way (``rate_limited``)."""
+    if isinstance(error, ModelRouterError):
+        return error.rate_limited
     return _status_of(error) == 429 and _error_code(error) not in _FINAL_RATE_LIMIT_CODES
 
 
