@@ -6,6 +6,9 @@ taking ``LATENCY`` seconds, like a provider. A fresh server (a full bucket) runs
 contender, in its own process; each contender runs in its own process too:
 
 - msgflux: ``await model.abatch(prompts, max_concurrency=64)`` (adaptive concurrency);
+- msgflux through a gateway: ``await gateway.abatch(...)`` over two replicas, each a server
+  of half the capacity (``strategy="least_busy"``): the same total capacity, reached only if
+  the batch adds up the replicas' limits and the gateway fails a 429 over;
 - the raw ``openai`` SDK: ``AsyncOpenAI`` with ``asyncio.gather`` and a ``Semaphore(64)``,
   as users write it, with the SDK's default ``max_retries=2`` and with ``max_retries=10``
   (the SDK honours ``Retry-After`` and backs off on its own);
@@ -48,6 +51,7 @@ SERVERS = {
 def contenders() -> dict[str, str]:
     names = {
         "msgflux abatch": "msgflux",
+        "msgflux gateway.abatch (2 replicas of half the capacity)": "gateway",
         "openai SDK gather+semaphore (max_retries=2)": "sdk2",
         "openai SDK gather+semaphore (max_retries=10)": "sdk10",
     }
@@ -69,6 +73,25 @@ async def _msgflux(base_url: str, prompts: list[str]) -> list[Any]:
     model = mf.Model.chat_completion("openai/bench-model", base_url=base_url, api_key="k")
     results = await model.abatch(prompts, max_concurrency=CONCURRENCY, progress=False)
     await model.aclose()
+    return [item.response.consume() if item.ok else item.error for item in results]
+
+
+async def _gateway(base_urls: str, prompts: list[str]) -> list[Any]:
+    import msgflux as mf
+
+    gateway = mf.ModelGateway(
+        [
+            {
+                "name": f"replica-{i}",
+                "group": "bench",
+                "model": mf.Model.chat_completion("openai/bench-model", base_url=url, api_key="k"),
+            }
+            for i, url in enumerate(base_urls.split(","))
+        ],
+        strategy="least_busy",
+    )
+    results = await gateway.abatch(prompts, max_concurrency=CONCURRENCY, progress=False)
+    await gateway.aclose()
     return [item.response.consume() if item.ok else item.error for item in results]
 
 
@@ -110,11 +133,13 @@ def child(name: str, base_url: str, items: int) -> None:
     prompts = _prompts(items)
     runs: dict[str, Callable[[], list[Any]]] = {
         "msgflux": lambda: asyncio.run(_msgflux(base_url, prompts)),
+        "gateway": lambda: asyncio.run(_gateway(base_url, prompts)),
         "sdk2": lambda: asyncio.run(_sdk(base_url, prompts, 2)),
         "sdk10": lambda: asyncio.run(_sdk(base_url, prompts, 10)),
         "litellm": lambda: _litellm(base_url, prompts),
     }
-    importlib.import_module({"msgflux": "msgflux", "litellm": "litellm"}.get(name, "openai"))
+    modules = {"msgflux": "msgflux", "gateway": "msgflux", "litellm": "litellm"}
+    importlib.import_module(modules.get(name, "openai"))
     cpu, wall = time.process_time(), time.perf_counter()  # imports done: not counted
     answers = runs[name]()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -126,8 +151,10 @@ def child(name: str, base_url: str, items: int) -> None:
 # -- the section -------------------------------------------------------------------------------
 
 
-def _serve(flags: list[str]) -> tuple[subprocess.Popen[str], str]:
-    args = ["--rate", str(CAPACITY), "--burst", str(BURST), "--latency", str(LATENCY), *flags]
+def _serve(flags: list[str], share: float = 1.0) -> tuple[subprocess.Popen[str], str]:
+    """A rate-limited server with ``share`` of the capacity (and of the burst)."""
+    rate, burst = CAPACITY * share, BURST * share
+    args = ["--rate", str(rate), "--burst", str(burst), "--latency", str(LATENCY), *flags]
     proc = subprocess.Popen(
         [sys.executable, "-m", "msgflux.testing.server", *args],
         stdout=subprocess.PIPE,
@@ -141,21 +168,27 @@ def _serve(flags: list[str]) -> tuple[subprocess.Popen[str], str]:
 
 
 def _one(key: str, flags: list[str], items: int) -> dict[str, Any]:
-    proc, base_url = _serve(flags)
+    replicas = 2 if key == "gateway" else 1  # the same total capacity, split
+    servers = [_serve(flags, 1.0 / replicas) for _ in range(replicas)]
     try:
+        base_urls = ",".join(base_url for _, base_url in servers)
         out = subprocess.run(
-            [sys.executable, __file__, "--child", key, base_url, str(items)],
+            [sys.executable, __file__, "--child", key, base_urls, str(items)],
             capture_output=True,
             text=True,
             timeout=3600,
         )
     finally:
-        proc.terminate()
-        stats_line, _ = proc.communicate(timeout=30)
+        stats_lines = []
+        for proc, _ in servers:
+            proc.terminate()
+            stats_lines.append(proc.communicate(timeout=30)[0])
     if out.returncode != 0:
         return {"failed": out.stderr.strip().splitlines()[-1:] or ["?"]}
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result.update(json.loads(stats_line.strip().splitlines()[-1]))
+    stats = [json.loads(line.strip().splitlines()[-1]) for line in stats_lines]
+    for name in ("admitted", "refused", "duplicates"):  # over the servers
+        result[name] = sum(server[name] for server in stats)
     return result
 
 

@@ -4,7 +4,7 @@
 
     msgflux plugins [--json]
     msgflux chat -m provider/model [options] ["prompt" | -]
-    msgflux batch INPUT.jsonl -o OUTPUT.jsonl [-m provider/model] [options]
+    msgflux batch INPUT.jsonl -o OUTPUT.jsonl [-m provider/model | --gateway GATEWAY.json] [...]
     msgflux profile [--json] provider/model
 
 Exit codes: 0 success; 1 the provider, the plugin or the model failed (unknown provider,
@@ -236,7 +236,8 @@ def _add_batch_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         epilog="examples:\n"
         "  msgflux batch requests.jsonl -o answers.jsonl -m openai/gpt-4.1-mini\n"
         "  msgflux batch requests.jsonl -o answers.jsonl -m groq/llama-3.1-8b-instant \\\n"
-        "      --requests-per-minute 500 --option temperature=0",
+        "      --requests-per-minute 500 --option temperature=0\n"
+        "  msgflux batch requests.jsonl -o answers.jsonl --gateway gateway.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     batch.add_argument("input", metavar="INPUT.jsonl", type=Path, help="the requests")
@@ -253,6 +254,13 @@ def _add_batch_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "--model",
         metavar="PROVIDER/MODEL",
         help="the model for every request; default: each body's model, written provider/model",
+    )
+    batch.add_argument(
+        "--gateway",
+        metavar="GATEWAY.json",
+        type=Path,
+        help="send every request through this ModelGateway (the JSON of gateway.serialize(); "
+        "keys from each provider's env var) instead of -m",
     )
     batch.add_argument("--base-url", metavar="URL", help="the API base URL (overrides the env var)")
     batch.add_argument(
@@ -549,6 +557,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from msgflux.batch.openai_files import FileFormatError
     from msgflux.errors import MissingAPIKeyError
 
+    gateway = None if args.gateway is None else _load_gateway(args)
     options = _parse_options(args.options)
     for name, value in (("base_url", args.base_url), ("api_key", args.api_key)):
         if value is not None:
@@ -559,6 +568,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             args.output,
             model=args.model,
             model_options=options,
+            gateway=gateway,
             retry_failed=args.retry_failed,
             max_concurrency=args.max_concurrency,
             requests_per_minute=args.requests_per_minute,
@@ -571,6 +581,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     except (FileNotFoundError, IsADirectoryError) as exc:
         raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
     except MissingAPIKeyError as exc:
+        if gateway is not None:
+            raise
         raise MissingAPIKeyError(_missing_key_message(args.model or "")) from exc
     except KeyboardInterrupt:
         print(
@@ -579,8 +591,44 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
+    finally:
+        if gateway is not None:
+            gateway.close()
     print(_describe_batch(summary, args.output), file=sys.stderr)
     return EXIT_FAILURE if summary.failed else EXIT_OK
+
+
+def _load_gateway(args: argparse.Namespace) -> Any:
+    """The ``ModelGateway`` of ``--gateway``: keys from each provider's env var."""
+    given = (
+        ("-m", args.model),
+        ("--base-url", args.base_url),
+        ("--api-key", args.api_key),
+        ("--option", args.options or None),
+    )
+    clashing = [flag for flag, value in given if value is not None]
+    if clashing:
+        raise UsageError(
+            f"--gateway cannot be combined with {', '.join(clashing)}: the gateway file sets "
+            "each deployment's model, base URL and options (edit it, or serialize another "
+            "gateway), and the keys come from each provider's env var"
+        )
+    from msgflux.errors import MissingAPIKeyError
+    from msgflux.gateway import ModelGateway
+
+    path = args.gateway
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from exc
+    try:
+        return ModelGateway.from_serialized(data)
+    except MissingAPIKeyError as exc:
+        raise MissingAPIKeyError(f"{path}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: {exc}") from exc
 
 
 def _report_resume(summary: Any) -> None:
@@ -604,8 +652,15 @@ def _describe_batch(summary: Any, output: Path) -> str:
         f"({summary.done} by this run, {summary.already_done} before); "
         f"failed {summary.failed}; rate-limit retries {summary.rate_limited}; "
         f"tokens {summary.prompt_tokens:,} prompt + {summary.completion_tokens:,} completion; "
-        f"{cost}; {summary.elapsed:.1f}s"
+        f"{cost}; {summary.elapsed:.1f}s{_per_deployment(summary)}"
     )
+
+
+def _per_deployment(summary: Any) -> str:
+    if not summary.deployments:
+        return ""
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(summary.deployments.items()))
+    return f"; answers per deployment: {counts}"
 
 
 # -- msgflux profile ----------------------------------------------------------------------------

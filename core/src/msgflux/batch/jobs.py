@@ -60,7 +60,8 @@ class JobSummary:
         cost: USD of this run's answers, from the models' profiles (``None`` when no
             price is known for some answered model).
         elapsed: Seconds.
-        models: The models this run used.
+        models: The models this run used (a gateway's: its deployments' models).
+        deployments: Through a gateway: answers of this run per deployment.
     """
 
     total: int = 0
@@ -73,12 +74,13 @@ class JobSummary:
     cost: float | None = 0.0
     elapsed: float = 0.0
     models: list[str] = field(default_factory=list)
+    deployments: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class _Job:
     request: BatchRequest
-    model: str
+    model: str  # "provider/model", or "" when a gateway routes it
     messages: list[Any]
     kwargs: dict[str, Any]
 
@@ -89,6 +91,7 @@ def run_file(
     *,
     model: str | None = None,
     model_options: dict[str, Any] | None = None,
+    gateway: Any = None,
     retry_failed: bool = False,
     max_concurrency: int = 64,
     requests_per_minute: float | None = None,
@@ -105,6 +108,9 @@ def run_file(
         model: ``"provider/model"`` for every request; ``None``: each body's ``model``,
             which must then be ``"provider/model"``.
         model_options: Options for the model(s) (``base_url``, ``api_key``, ``timeout``...).
+        gateway: A ``ModelGateway`` that answers every request instead (``model`` and
+            ``model_options`` are then not used, nor is each body's ``model``); it stays
+            open: it is the caller's.
         retry_failed: Send again the requests whose output line is an error (their lines
             are removed first).
         max_concurrency: Most requests in flight.
@@ -118,7 +124,9 @@ def run_file(
             not the last of the output.
         OutputLockedError: Another run holds the output file.
     """
-    jobs = _read_jobs(Path(input_path), model)
+    if gateway is not None and (model is not None or model_options):
+        raise ValueError("run_file takes a gateway or a model (with its options), not both")
+    jobs = _read_jobs(Path(input_path), model, routed=gateway is not None)
     summary = JobSummary(total=len(jobs))
     started = time.monotonic()
     with _Output(Path(output_path)) as output:
@@ -135,12 +143,16 @@ def run_file(
                 "tokens_per_minute": tokens_per_minute,
                 "progress": progress,
             }
-            _run(pending, output, summary, model_options or {}, limits)
+            target = _Models(pending, model_options or {}) if gateway is None else _Gateway(gateway)
+            try:
+                _run(pending, output, summary, target, limits)
+            finally:
+                target.close()
     summary.elapsed = time.monotonic() - started
     return summary
 
 
-def _read_jobs(path: Path, model: str | None) -> list[_Job]:
+def _read_jobs(path: Path, model: str | None, *, routed: bool) -> list[_Job]:
     jobs: list[_Job] = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as lines:
@@ -154,15 +166,17 @@ def _read_jobs(path: Path, model: str | None) -> list[_Job]:
                     f"{seen[request.custom_id]}; custom_ids must be unique"
                 )
             seen[request.custom_id] = number
-            jobs.append(_job(request, model))
+            jobs.append(_job(request, model, routed))
     return jobs
 
 
-def _job(request: BatchRequest, model: str | None) -> _Job:
+def _job(request: BatchRequest, model: str | None, routed: bool) -> _Job:
     try:
         body_model, messages, kwargs = to_call(request.body)
     except (TypeError, ValueError) as exc:
         raise FileFormatError(f"line {request.line} ({request.custom_id}): {exc}") from None
+    if routed:  # a gateway chooses the model
+        return _Job(request, "", messages, kwargs)
     chosen = model or body_model
     if not chosen or "/" not in chosen:
         raise FileFormatError(
@@ -176,21 +190,17 @@ def _run(
     pending: list[_Job],
     output: _Output,
     summary: JobSummary,
-    model_options: dict[str, Any],
+    target: _Models | _Gateway,
     limits: dict[str, Any],
 ) -> None:
-    import msgflux as mf
+    summary.models = target.models()
 
-    models = {path: mf.Model.chat_completion(path, **model_options) for path in _paths(pending)}
-    summary.models = sorted(models)
-    prices = _Prices(models)
-
-    async def call(messages: Any, model: str, **kwargs: Any) -> Any:
-        return await models[model].acall(messages, **kwargs)
+    async def call(messages: Any, job: int, **kwargs: Any) -> Any:
+        return await target.acall(pending[job], messages, kwargs)
 
     def record(item: Any) -> None:
         job = pending[item.index]
-        answered_by = job.model.partition("/")[2]  # the model id at the provider
+        answered_by, source = target.answered_by(job, item.response)
         line = output_line(job.request.custom_id, answered_by, item.response, item.error)
         output.write(line)
         summary.done += 1
@@ -200,18 +210,63 @@ def _run(
             usage = item.usage
             summary.prompt_tokens += int(usage.get("prompt_tokens") or 0)
             summary.completion_tokens += int(usage.get("completion_tokens") or 0)
-            summary.cost = prices.add(summary.cost, job.model, usage)
+            summary.cost = target.prices.add(summary.cost, source, usage)
+            if isinstance(target, _Gateway):
+                summary.deployments[source] = summary.deployments.get(source, 0) + 1
 
-    inputs = [{"messages": job.messages, "model": job.model, **job.kwargs} for job in pending]
-    try:
-        asyncio.run(abatch(call, inputs, on_result=record, **limits))
-    finally:
-        for built in models.values():
+    inputs = [
+        {"messages": job.messages, "job": index, **job.kwargs} for index, job in enumerate(pending)
+    ]
+    asyncio.run(abatch(call, inputs, on_result=record, **limits))
+
+
+class _Models:
+    """What answers without a gateway: each request's ``provider/model``, built once each."""
+
+    def __init__(self, pending: list[_Job], options: dict[str, Any]) -> None:
+        import msgflux as mf
+
+        paths = dict.fromkeys(job.model for job in pending)
+        self._built = {path: mf.Model.chat_completion(path, **options) for path in paths}
+        self.prices = _Prices(self._built)
+
+    def models(self) -> list[str]:
+        return sorted(self._built)
+
+    async def acall(self, job: _Job, messages: Any, kwargs: dict[str, Any]) -> Any:
+        return await self._built[job.model].acall(messages, **kwargs)
+
+    def answered_by(self, job: _Job, response: Any) -> tuple[str, str]:
+        """``(body.model of the answer: the model id at the provider, its price key)``."""
+        return job.model.partition("/")[2], job.model
+
+    def close(self) -> None:
+        for built in self._built.values():
             built.close()
 
 
-def _paths(jobs: list[_Job]) -> list[str]:
-    return list(dict.fromkeys(job.model for job in jobs))
+class _Gateway:
+    """What answers through a gateway: the deployment it chose for each request."""
+
+    def __init__(self, gateway: Any) -> None:
+        self._gateway = gateway
+        self.prices = _Prices({d.name: d.model for d in gateway.deployments})
+
+    def models(self) -> list[str]:
+        return sorted({d.model_path for d in self._gateway.deployments})
+
+    async def acall(self, job: _Job, messages: Any, kwargs: dict[str, Any]) -> Any:
+        return await self._gateway.acall(messages, **kwargs)
+
+    def answered_by(self, job: _Job, response: Any) -> tuple[str, str]:
+        """``(body.model of the answer: the answering deployment's model id, deployment)``."""
+        if response is None:  # an error: no deployment answered it
+            return "", ""
+        routed = response.metadata.gateway
+        return routed.model.partition("/")[2], routed.deployment
+
+    def close(self) -> None:
+        """The gateway is the caller's: left open."""
 
 
 class _Prices:
@@ -219,14 +274,13 @@ class _Prices:
 
     def __init__(self, models: dict[str, Any]) -> None:
         self._costs: dict[str, Any] = {}
-        for path, built in models.items():
-            profile = built.profile
-            cost = getattr(profile, "cost", None)
+        for key, built in models.items():
+            cost = getattr(getattr(built, "profile", None), "cost", None)
             if cost is not None and cost.input_per_million is not None:
-                self._costs[path] = cost
+                self._costs[key] = cost
 
-    def add(self, total: float | None, model: str, usage: dict[str, Any]) -> float | None:
-        cost = self._costs.get(model)
+    def add(self, total: float | None, key: str, usage: dict[str, Any]) -> float | None:
+        cost = self._costs.get(key)
         if total is None or cost is None or not usage:
             return None
         try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from msgflux.errors import MissingAPIKeyError
 from msgflux.gateway._classify import DEFAULT_FAILOVER_ON
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def deserialize(
     for entry in entries:
         entry = dict(entry)
         options = model_overrides.get(str(entry.get("name")), {})
-        entry["model"] = Model.from_serialized(entry["model"], **options)
+        try:
+            entry["model"] = Model.from_serialized(entry["model"], **options)
+        except MissingAPIKeyError as exc:  # say which deployment needs the key
+            raise MissingAPIKeyError(f"deployment {entry.get('name')!r}: {exc}") from exc
         deployments.append(entry)
     return {"models": deployments, **state}
