@@ -159,11 +159,22 @@ def test_retry_after_rests_the_deployment_that_long(setup):
     assert gateway("hi").metadata.gateway.deployment == "primary"
 
 
-def test_a_429_without_retry_after_counts_as_a_failure(setup):
+def test_a_429_without_retry_after_leaves_the_circuit_alone(setup):
     _clock, primary, _standby, gateway = setup
-    primary.failures = [RateLimitError("slow down", status=429)]
-    assert gateway("hi").metadata.gateway.deployment == "standby"
-    assert state(gateway)["state"] == CLOSED and state(gateway)["consecutive_failures"] == 1
+    primary.failures = [RateLimitError("slow down", status=429) for _ in range(3)]
+    for _ in range(3):  # failure_threshold is 2
+        assert gateway("hi").metadata.gateway.deployment == "standby"
+    assert state(gateway)["state"] == CLOSED and state(gateway)["consecutive_failures"] == 0
+
+
+def test_a_probe_answered_429_without_retry_after_passes_its_turn_on(setup):
+    clock, primary, _standby, gateway = setup
+    primary.failures = [*down(2), RateLimitError("slow down", status=429)]
+    gateway("hi"), gateway("hi")
+    clock.now += 31
+    assert gateway("hi").metadata.gateway.deployment == "standby"  # the probe got a 429
+    assert state(gateway)["state"] == OPEN and state(gateway)["open_for"] == 0
+    assert gateway("hi").metadata.gateway.deployment == "primary"  # the next call probes
 
 
 def test_every_circuit_open_fails_fast(setup):

@@ -97,16 +97,26 @@ def test_429_with_retry_after_moves_on_at_once_and_rests_the_deployment(
     assert health["state"] == "open" and health["open_for"] > NEVER - BOUND
 
 
-def test_429_without_retry_after_fails_over_and_counts_as_one_failure(pair, count, stopwatch):
+def test_429_without_retry_after_fails_over_and_leaves_the_circuit_alone(pair, count, stopwatch):
     a, b, gateway = pair
-    a.enqueue(Reply.error(429, "slow down"))
-    with stopwatch() as watch:
-        text, meta = ask(gateway, "call")
-    assert tried(meta) == ["a", "b"] and text == "echo: hello"
-    assert watch.seconds < BOUND
+    a.enqueue(*[Reply.error(429, "slow down")] * 5)  # more than failure_threshold
+    for _ in range(5):
+        with stopwatch() as watch:
+            text, meta = ask(gateway, "call")
+        assert tried(meta) == ["a", "b"] and text == "echo: hello"
+        assert watch.seconds < BOUND
+    health = gateway.stats()["deployments"]["a"]
+    assert health["state"] == "closed" and health["consecutive_failures"] == 0
+    assert health["failures"] == 5  # each a failed attempt, none a verdict on its health
+    assert ask(gateway, "call")[1].deployment == "a"  # busy, not down: a is tried again
+    assert (count(a), count(b)) == (6, 5)
+
+
+def test_a_used_up_quota_429_counts_as_a_failure(pair, count):
+    a, b, gateway = pair
+    a.enqueue(Reply.error(429, "no credit", code="insufficient_quota"))
+    assert tried(ask(gateway, "call")[1]) == ["a", "b"]
     assert gateway.stats()["deployments"]["a"]["consecutive_failures"] == 1
-    assert ask(gateway, "call")[1].deployment == "a"  # still closed: a is tried again
-    assert (count(a), count(b)) == (2, 1)
 
 
 def test_a_single_deployment_rate_limited_raises_with_the_wait(deploy, servers, count, stopwatch):

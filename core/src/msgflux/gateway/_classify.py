@@ -5,8 +5,10 @@ Each class, the errors in it, what it does to the deployment's circuit, and to t
 - ``unavailable``: connection errors, timeouts, 408, 409, 5xx, other failures of the
   provider (an error event, a 402), an undecodable answer, a stream cut before its end.
   A failure of the deployment; the call fails over.
-- ``rate_limited``: 429 (a ``Retry-After`` rests the deployment that long). A failure;
-  the call fails over.
+- ``rate_limited``: 429. The call fails over. A ``Retry-After`` rests the deployment that
+  long; without one the deployment is up but busy, so its circuit is left alone (counting
+  such 429s toward an outage would park a healthy replica for the whole ``cooldown`` in the
+  middle of a batch); a 429 saying the quota is used up is a failure.
 - ``context_length``: a 4xx saying the request exceeds the context window. The
   deployment answered; the call goes to the group's ``context_length_fallbacks``, and
   without them the error is raised.

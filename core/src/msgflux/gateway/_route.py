@@ -144,8 +144,11 @@ class Route:
         deployment = ticket.deployment
         self.log.add(deployment, error)
         failover = kind in self.config.failover_on
-        if kind in (UNAVAILABLE, RATE_LIMITED) or (kind == AUTH and failover):
-            self._state.failed(ticket, error, _rest(error), rate_limited=kind == RATE_LIMITED)
+        rest = _rest(error)
+        if kind == RATE_LIMITED and rest is None and _busy(error):
+            self._state.busy(ticket)
+        elif kind in (UNAVAILABLE, RATE_LIMITED) or (kind == AUTH and failover):
+            self._state.failed(ticket, error, rest, rate_limited=kind == RATE_LIMITED)
         elif kind == CALLER:
             self._state.released(ticket)
         else:  # it answered, with a refusal of this request
@@ -224,6 +227,13 @@ class Route:
         self._pending = deque(targets)
         self.groups = [*self.groups, *(g for g in targets if g not in self.groups)]
         return True
+
+
+def _busy(error: BaseException) -> bool:
+    """A 429 that waiting cures (not a used-up quota): the deployment is up, only busy."""
+    from msgflux.utils.retry import is_rate_limit
+
+    return is_rate_limit(error)
 
 
 def _rest(error: BaseException) -> float | None:

@@ -188,6 +188,18 @@ class RoutingState:
             error,
         )
 
+    def busy(self, ticket: Ticket) -> None:
+        """The deployment refused the request for now (a 429 without ``Retry-After``): a
+        failed attempt, but no verdict on its health (it is up), so its circuit is left as
+        it is, and a probe's turn passes on."""
+        with self._lock:
+            slot = self._finish(ticket)
+            if slot is None:
+                return
+            slot.failures += 1
+            slot.rate_limited = True
+            slot.breaker.released(ticket.probe)
+
     def released(self, ticket: Ticket) -> None:
         """The request ended without a verdict (cancelled, or refused before sending)."""
         with self._lock:

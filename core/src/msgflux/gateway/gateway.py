@@ -96,7 +96,8 @@ class ModelGateway:
     over goes to the next deployment at once, each deployment is tried at most once per
     call, and an open circuit is skipped.
     So an outage costs at most one failed attempt per cooldown, not a retry ladder per
-    request. A 429 (or 503) with ``Retry-After`` rests the deployment for that long.
+    request. A 429 (or 503) with ``Retry-After`` rests the deployment for that long; a
+    429 without it fails the call over and leaves the circuit alone (busy, not down).
 
     Answers carry ``response.metadata.gateway`` (``deployment``, ``group``, ``model``,
     ``attempts``) beside their own ``usage``; ``stats()`` has the counters. A call no
