@@ -112,8 +112,8 @@ def test_429_without_retry_after_fails_over_and_leaves_the_circuit_alone(pair, c
     assert (count(a), count(b)) == (6, 5)
 
 
-def test_a_used_up_quota_429_counts_as_a_failure(pair, count):
-    a, b, gateway = pair
+def test_a_used_up_quota_429_counts_as_a_failure(pair):
+    a, _, gateway = pair
     a.enqueue(Reply.error(429, "no credit", code="insufficient_quota"))
     assert tried(ask(gateway, "call")[1]) == ["a", "b"]
     assert gateway.stats()["deployments"]["a"]["consecutive_failures"] == 1
