@@ -284,7 +284,7 @@ class _Prices:
         if total is None or cost is None or not usage:
             return None
         try:
-            return total + cost.calculate_from_usage(usage)
+            return total + float(cost.calculate_from_usage(usage))
         except ValueError:
             return None
 

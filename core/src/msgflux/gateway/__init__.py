@@ -29,6 +29,7 @@ The modules, one concept each:
 - ``_stream``: stream failover (a relay that moves a stream only before delivery);
 - ``_accounting``: ``metadata.gateway`` and ``ModelRouterError``;
 - ``_serialize``: ``serialize()`` / ``Model.from_serialized``;
+- ``_portable``: pickles, copies and forks;
 - ``gateway``: the ``ModelGateway`` class.
 """
 
