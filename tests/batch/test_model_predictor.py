@@ -82,3 +82,29 @@ def test_model_options_only_with_a_path_or_a_serialized_dict():
 
     built = ModelPredictor(mf.Model.chat_completion("fake/echo").serialize())
     assert built.model.provider == "fake"
+
+
+def test_a_pickled_gateway_predicts_with_the_workers_key(loopback_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-worker")
+    gateway = mf.ModelGateway(
+        [
+            {
+                "name": "down",
+                "model": mf.Model.chat_completion(
+                    "openai/m", base_url="http://127.0.0.1:9/v1", api_key="x"
+                ),
+            },
+            {
+                "name": "up",
+                "model": mf.Model.chat_completion(
+                    "openai/m", base_url=loopback_server.base_url, api_key="x"
+                ),
+            },
+        ]
+    )
+    predictor = ModelPredictor(pickle.loads(pickle.dumps(gateway)))
+
+    batch = predictor({"prompt": ["a", "b"]})
+
+    assert batch["response"] == ["echo: a", "echo: b"]
+    assert {r.headers["authorization"] for r in loopback_server.requests} == {"Bearer sk-worker"}

@@ -41,8 +41,9 @@ class ModelPredictor:
     """A callable class for ``Dataset.map_batches``: one model per worker, calls async inside.
 
     Args:
-        model: A model (pickled to the workers), a ``"provider/model"`` path, or the dict
-            of ``model.serialize()``.
+        model: A model or a ``ModelGateway`` (pickled to the workers), a
+            ``"provider/model"`` path, or the dict of ``model.serialize()`` (or
+            ``gateway.serialize()``).
         input_column: The column with each row's input: a prompt, a list of messages, or
             a dict of call arguments (what ``model(...)`` takes).
         output_column: Where the answer goes: text as is, structured output and tool calls
