@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from msgflux.http._mock import MockTransport, Request
     from msgflux.http._proxy import proxy_from_env
     from msgflux.http._response import Response
-    from msgflux.http._sse import SSEReader, ServerSentEvent
+    from msgflux.http._sse import ServerSentEvent, SSEReader
     from msgflux.http._status import error_from_payload, error_from_response, provider_message
     from msgflux.http._sync import EventStream
 
