@@ -36,6 +36,19 @@ CALL = """
     print(json.dumps({"whole": whole, "streamed": streamed}))
 """
 
+SDK_CALL = """
+    import importlib.util, json, sys
+    import msgflux as mf
+    model = mf.Model.chat_completion(
+        "openai/loopback-model", base_url=sys.argv[1], api_key="k", transport="sdk",
+        timeout=mf.Timeout(connect=30, read=30),
+    )
+    print(json.dumps({
+        "whole": model("ping").consume(),
+        "httpx_installed": importlib.util.find_spec("httpx") is not None,
+    }))
+"""
+
 MISSING_PLUGIN = """
     import json
     import msgflux as mf
@@ -162,3 +175,14 @@ def test_without_a_plugin_the_core_works_and_says_what_to_install(
     assert offline.stdout == "offline answer\n"
     assert cli.returncode == 1
     assert "pip install 'msgflux[openai]'" in cli.stderr
+
+
+def test_the_openai_sdk_transport_takes_a_timeout_with_the_sdk_as_installed(install_extra, server):
+    # A msgflux.Timeout becomes the SDK's own Timeout class, whichever HTTP library the
+    # installed openai release is built on (newer majors do not install httpx at all).
+    venv, _ = install_extra("openai")
+
+    answer = venv.run_json(SDK_CALL, server.base_url)
+
+    assert answer["whole"] == "echo: ping", answer
+    assert [r.path for r in server.requests][-1].endswith("/chat/completions")

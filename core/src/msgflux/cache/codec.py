@@ -117,9 +117,10 @@ def encode(response: ModelResponse) -> bytes:
             _calls(response.data), response.data.content, response.data.reasoning
         )
     else:
-        kind = _DATA_KINDS.get(type(data))
-        if kind is None:
+        known = _DATA_KINDS.get(type(data))
+        if known is None:
             raise RecordError(f"the cache stores no answer of type {type(data).__name__}")
+        kind = known
     record = _Response(
         response.response_type, kind, data, tool_calls, response.reasoning, dict(response.metadata)
     )

@@ -339,13 +339,13 @@ def check_timeout(timeout: Any) -> Timeout | float | None:
 def _cache_ttl(model: ChatCompletionModel, call_options: Mapping[str, Any]) -> float | None:
     """The call's ``cache_ttl`` (checked), else the model's."""
     if "cache_ttl" not in call_options:
-        return model.cache_ttl  # type: ignore[no-any-return]
+        return model.cache_ttl
     ttl = call_options["cache_ttl"]
     if ttl is not None and model._response_cache is None:
         raise ValueError("`cache_ttl` needs a cache: create the model with cache=... first")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
         raise ValueError(f"`cache_ttl` must be a positive number of seconds, got {ttl!r}")
-    return ttl  # type: ignore[no-any-return]
+    return ttl
 
 
 def _cache_key(model: ChatCompletionModel, params: dict[str, Any], schema: Any, parser: Any) -> str:

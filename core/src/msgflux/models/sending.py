@@ -51,9 +51,7 @@ def open_stream(
     """
     from msgflux.utils.retry import call_with_retry
 
-    return call_with_retry(  # type: ignore[no-any-return]
-        model, lambda: _open_once(model, params), deadline=_deadline(params)
-    )
+    return call_with_retry(model, lambda: _open_once(model, params), deadline=_deadline(params))
 
 
 async def aopen_stream(
@@ -62,9 +60,7 @@ async def aopen_stream(
     """Async ``open_stream``."""
     from msgflux.utils.retry import acall_with_retry
 
-    return await acall_with_retry(  # type: ignore[no-any-return]
-        model, _aopen_once, model, params, deadline=_deadline(params)
-    )
+    return await acall_with_retry(model, _aopen_once, model, params, deadline=_deadline(params))
 
 
 def _deadline(params: dict[str, Any]) -> float | None:

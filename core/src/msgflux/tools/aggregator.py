@@ -94,9 +94,9 @@ class ToolCallAggregator:
     def _slot(self, index: int | None, call_id: str | None) -> _Call:
         if index is None:
             if call_id is not None:
-                for call in self._calls:
-                    if call.id == call_id:
-                        return call
+                for known in self._calls:
+                    if known.id == call_id:
+                        return known
                 index = max(self._by_index, default=-1) + 1
             elif self._calls:
                 return self._calls[-1]
