@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from msgflux.errors import ResponseDecodeError
+from msgflux.errors import ProviderConnectionError, ResponseDecodeError
 from msgflux.http import Client, ServerSentEvent
 from msgflux.models.clients import ChatClients
 from msgflux_anthropic.errors import error_from_event
@@ -221,6 +221,19 @@ class _EventDecoder:
             if event.type == "message_stop":
                 self.done = True
 
+    def cut_short(self) -> bool:
+        """The body ended: without ``message_stop`` the answer is incomplete, an error.
+
+        Returns whether there is a failure to raise (``True``: keep reading, to raise it).
+        """
+        if self.done or self.failure is not None:
+            return self.failure is not None
+        self.failure = ProviderConnectionError(
+            "the stream ended before its message_stop event: the answer is incomplete",
+            provider=self._provider,
+        )
+        return True
+
     def preamble_only(self, ready: deque[Event]) -> bool:
         """Whether nothing but ``message_start`` has arrived (no content block yet)."""
         return all(event.type == "message_start" for event in ready)
@@ -278,7 +291,7 @@ class MessageStream:
         batch = self._events.next_batch()
         if not batch:
             self._ended = True
-            return False
+            return self._decoder.cut_short()
         self._decoder.feed(batch, self._ready)
         if self._decoder.done:
             self._ended = True
@@ -345,7 +358,7 @@ class AsyncMessageStream:
         batch = await self._events.next_batch()
         if not batch:
             self._ended = True
-            return False
+            return self._decoder.cut_short()
         self._decoder.feed(batch, self._ready)
         if self._decoder.done:
             self._ended = True
