@@ -39,7 +39,9 @@ def test_agent_tool_loop_with_thinking(server, make):
     first, second, third = server.requests
     assert all(r.json["thinking"]["type"] == "enabled" for r in (first, second, third))
     turns = _assistant_turns(third)
-    assert [block["signature"] for turn in turns for block in turn if block["type"] == "thinking"] == [
+    assert [
+        block["signature"] for turn in turns for block in turn if block["type"] == "thinking"
+    ] == [
         "sig-1",
         "sig-2",
     ]

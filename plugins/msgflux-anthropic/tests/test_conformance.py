@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from msgflux.testing.anthropic_server import MessagesServer
 from msgflux.testing.conformance import ProviderConformance
@@ -25,7 +25,7 @@ class TestAnthropicConformance(ProviderConformance):
     server_class = MessagesServer
     unsupported = frozenset({"logprobs", "audio_output", "web_search"})
     reasoning_fields = ("thinking",)
-    plain_request_extras = {"max_tokens": 4096}
+    plain_request_extras: ClassVar[Mapping[str, Any]] = {"max_tokens": 4096}
 
     def assert_request_basics(self, request: RecordedRequest) -> None:
         assert request.method == "POST" and request.path == "/v1/messages"
@@ -52,7 +52,9 @@ class TestAnthropicConformance(ProviderConformance):
         else:
             assert body["tool_choice"] == {"type": "tool", "name": choice["function"]["name"]}
 
-    def assert_tool_result_request(self, body: Mapping[str, Any], call_id: str, result: str) -> None:
+    def assert_tool_result_request(
+        self, body: Mapping[str, Any], call_id: str, result: str
+    ) -> None:
         *_, assistant, results = body["messages"]
         assert results == {
             "role": "user",

@@ -58,15 +58,27 @@ def _start() -> bytes:
     return event_frame(
         {
             "type": "message_start",
-            "message": {"id": "m", "type": "message", "role": "assistant", "model": "c",
-                        "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}},
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "c",
+                "content": [],
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            },
         }
     )
 
 
 def test_an_overloaded_event_before_any_content_is_retried(server, make):
     server.enqueue(
-        Reply.raw_events([_start(), event_frame({"type": "ping"}), _error_event("overloaded_error", "Overloaded")]),
+        Reply.raw_events(
+            [
+                _start(),
+                event_frame({"type": "ping"}),
+                _error_event("overloaded_error", "Overloaded"),
+            ]
+        ),
         Reply.text("second try"),
     )
 
@@ -85,7 +97,9 @@ def test_an_overloaded_event_before_any_content_is_retried(server, make):
         ("api_error", mf.ProviderError, 500),
     ],
 )
-async def test_an_error_event_before_content_raises_at_the_call(server, make, kind, error_type, status):
+async def test_an_error_event_before_content_raises_at_the_call(
+    server, make, kind, error_type, status
+):
     server.enqueue(Reply.raw_events([_start(), _error_event(kind, "stream says no")]))
 
     with pytest.raises(error_type) as caught:
@@ -103,7 +117,9 @@ def test_an_error_event_after_content_reaches_the_reader_with_its_type(server, m
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Half"}}
     )
     server.enqueue(
-        Reply.raw_events([_start(), text_start, delta, _error_event("overloaded_error", "Overloaded")])
+        Reply.raw_events(
+            [_start(), text_start, delta, _error_event("overloaded_error", "Overloaded")]
+        )
     )
 
     response = make()("q", stream=True)

@@ -31,7 +31,9 @@ def _create(client, **options):
 
 
 def test_a_plain_answer_with_usage(server, client):
-    server.enqueue(Reply.text("Hello there", usage=Usage(5, 2, cached_tokens=3, cache_write_tokens=1)))
+    server.enqueue(
+        Reply.text("Hello there", usage=Usage(5, 2, cached_tokens=3, cache_write_tokens=1))
+    )
 
     message = _create(client)
 
@@ -45,7 +47,9 @@ def test_a_plain_answer_with_usage(server, client):
 
 def test_tool_calls_and_thinking_blocks(server, client):
     server.enqueue(
-        Reply.calls(ToolCall("get_weather", {"city": "Paris"}, id="toolu_1"), reasoning="Look it up.")
+        Reply.calls(
+            ToolCall("get_weather", {"city": "Paris"}, id="toolu_1"), reasoning="Look it up."
+        )
     )
 
     message = _create(client)
@@ -125,7 +129,11 @@ def test_an_in_stream_error_event(server, client):
     [
         ({"anthropic-version": "2023-06-01"}, b'{"model":"m","max_tokens":8,"messages":[]}', 401),
         ({"x-api-key": "k"}, b'{"model":"m","max_tokens":8,"messages":[]}', 400),
-        ({"x-api-key": "k", "anthropic-version": "2023-06-01"}, b'{"model":"m","messages":[]}', 400),
+        (
+            {"x-api-key": "k", "anthropic-version": "2023-06-01"},
+            b'{"model":"m","messages":[]}',
+            400,
+        ),
     ],
     ids=["no-key", "no-version", "no-max-tokens"],
 )

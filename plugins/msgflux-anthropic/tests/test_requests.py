@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 import msgflux as mf
 from msgflux.errors import UnsupportedParameterError
 from msgflux.testing.server import Reply

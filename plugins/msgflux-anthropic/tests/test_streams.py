@@ -48,12 +48,20 @@ def test_every_event_kind_lands_in_its_place(server, make):
         _events(
             START,
             {"type": "ping"},
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": ""},
+            },
             _delta(0, type="thinking_delta", thinking="Two plus"),
             _delta(0, type="thinking_delta", thinking=" two."),
             _delta(0, type="signature_delta", signature="c2ln"),
             {"type": "content_block_stop", "index": 0},
-            {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {"type": "text", "text": ""},
+            },
             {"type": "ping"},
             _delta(1, type="text_delta", text="It is"),
             _delta(1, type="text_delta", text=" 4."),
@@ -157,9 +165,7 @@ def test_leaving_a_stream_early_closes_it(server, make):
     assert response.wait(timeout=30) and response.closed_early
 
 
-def test_a_stream_that_ends_without_message_stop_is_an_error_not_a_truncated_answer(
-    server, make
-):
+def test_a_stream_that_ends_without_message_stop_is_an_error_not_a_truncated_answer(server, make):
     server.enqueue(Reply.text("one two three", close_after=5))
     response = make(retry=False)("q", stream=True)
 

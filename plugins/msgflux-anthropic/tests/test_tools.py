@@ -110,7 +110,11 @@ def test_parallel_calls_and_their_results_in_one_user_turn(server, make, stream)
     assert response.metadata.finish_reason == "tool_calls"
     assert aggregator.content == "Checking."
     assert aggregator.get_calls() == [
-        {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+        {
+            "id": "toolu_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": {"city": "Paris"}},
+        },
         {"id": "toolu_2", "type": "function", "function": {"name": "get_time", "arguments": {}}},
     ]
     aggregator.insert_results({"toolu_1": {"sky": "sunny"}, "toolu_2": "12:00"})
@@ -123,7 +127,12 @@ def test_parallel_calls_and_their_results_in_one_user_turn(server, make, stream)
         "role": "assistant",
         "content": [
             {"type": "text", "text": "Checking."},
-            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "get_weather",
+                "input": {"city": "Paris"},
+            },
             {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}},
         ],
     }

@@ -84,9 +84,7 @@ def _create(model: ChatCompletionModel, params: dict[str, Any], stream: bool = F
     return client.chat.completions.create(**params)
 
 
-async def _acreate(
-    model: ChatCompletionModel, params: dict[str, Any], stream: bool = False
-) -> Any:
+async def _acreate(model: ChatCompletionModel, params: dict[str, Any], stream: bool = False) -> Any:
     client = model.aclient
     if client is None:
         raise UnsupportedParameterError(f"provider {model.provider!r} has no async client")

@@ -54,7 +54,9 @@ def signature_of(thinking: str) -> str:
 
 def error_body(status: int, message: str, type_: str | None = None, seq: int = 0) -> bytes:
     """An error body in the Messages API's shape; ``type_`` defaults from the status."""
-    kind = type_ or ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    kind = type_ or ERROR_TYPES.get(
+        status, "api_error" if status >= 500 else "invalid_request_error"
+    )
     return _encode(
         {
             "type": "error",
@@ -88,7 +90,9 @@ def render_message(reply: Reply, request: Any, seq: int) -> Plan:
     if req.get("stream") is True:
         defaults.insert(0, ("content-type", "text/event-stream; charset=utf-8"))
         frames = [event_frame(event) for event in _events(reply, message)]
-        return Plan(reply.status, merge_headers(defaults, reply.headers), frames=frames, reply=reply)
+        return Plan(
+            reply.status, merge_headers(defaults, reply.headers), frames=frames, reply=reply
+        )
     defaults.insert(0, ("content-type", "application/json"))
     body = _encode(message)
     return Plan(reply.status, merge_headers(defaults, reply.headers), body=body, reply=reply)
@@ -116,7 +120,11 @@ def _blocks(reply: Reply, seq: int) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if reply.reasoning:
         blocks.append(
-            {"type": "thinking", "thinking": reply.reasoning, "signature": signature_of(reply.reasoning)}
+            {
+                "type": "thinking",
+                "thinking": reply.reasoning,
+                "signature": signature_of(reply.reasoning),
+            }
         )
     if reply.content:
         blocks.append({"type": "text", "text": reply.content})
@@ -192,8 +200,8 @@ def _block_events(reply: Reply, index: int, block: dict[str, Any]) -> list[dict[
         deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
     elif kind == "thinking":
         opening = {"type": "thinking", "thinking": ""}
-        pieces = reply.reasoning_chunks
-        texts = list(pieces) if pieces is not None else split_words(block["thinking"])
+        chunks = reply.reasoning_chunks
+        texts = list(chunks) if chunks is not None else split_words(block["thinking"])
         deltas = [{"type": "thinking_delta", "thinking": piece} for piece in texts]
         deltas.append({"type": "signature_delta", "signature": block.get("signature", "")})
     elif kind == "tool_use":

@@ -219,7 +219,9 @@ class ProviderConformance:
         """The system prompt first, then the history, in order."""
         assert body["messages"] == [{"role": "system", "content": system}, *history]
 
-    def assert_tool_result_request(self, body: Mapping[str, Any], call_id: str, result: str) -> None:
+    def assert_tool_result_request(
+        self, body: Mapping[str, Any], call_id: str, result: str
+    ) -> None:
         """The tool round trip: the assistant's call, then the call's result."""
         sent = body["messages"]
         assert sent[-1] == {"role": "tool", "tool_call_id": call_id, "content": result}

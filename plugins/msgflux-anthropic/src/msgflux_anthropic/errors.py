@@ -40,9 +40,12 @@ def error_from_event(data: bytes, headers: Mapping[str, str], provider: str) -> 
         payload: Any = msgspec.json.decode(data)
     except msgspec.DecodeError:
         payload = data.decode("utf-8", "replace")
-    error = payload.get("error") if isinstance(payload, dict) else None
-    kind = error.get("type") if isinstance(error, dict) else None
+    body = payload.get("error") if isinstance(payload, dict) else None
+    kind = body.get("type") if isinstance(body, dict) else None
     status = ERROR_STATUSES.get(kind) if isinstance(kind, str) else None
+    error: ProviderError
     if status is None:
-        return error_from_payload(payload, provider=provider, headers=headers)
-    return error_from_response(status, headers, data, provider=provider)
+        error = error_from_payload(payload, provider=provider, headers=headers)
+    else:
+        error = error_from_response(status, headers, data, provider=provider)
+    return error

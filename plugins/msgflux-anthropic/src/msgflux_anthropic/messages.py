@@ -82,8 +82,8 @@ def _part(part: Any, position: int) -> dict[str, Any]:
         url = image.get("url") if isinstance(image, Mapping) else image
         return {"type": "image", "source": _source(url, position, "image")}
     if kind == "file":
-        file = part.get("file") if isinstance(part.get("file"), Mapping) else {}
-        data = file.get("file_data")
+        file = part.get("file")
+        data = file.get("file_data") if isinstance(file, Mapping) else None
         if not isinstance(data, str) or not data.startswith("data:"):
             raise UnsupportedParameterError(
                 f"provider 'anthropic' takes files as inline data (messages[{position}] has a "
@@ -155,7 +155,9 @@ def _replay(stored: list[Any], uses: list[dict[str, Any]]) -> list[dict[str, Any
     if sorted(map(str, stored_ids)) != sorted(by_id):
         return None
     return [
-        {**block, "input": by_id[block["id"]]["input"]} if block.get("type") == "tool_use" else block
+        {**block, "input": by_id[block["id"]]["input"]}
+        if block.get("type") == "tool_use"
+        else block
         for block in stored
     ]
 
@@ -176,7 +178,12 @@ def _tool_use(call: Mapping[str, Any], position: int) -> dict[str, Any]:
             f"messages[{position}] has a tool call {call.get('id')!r} whose arguments are not "
             "a JSON object"
         )
-    return {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments}
+    return {
+        "type": "tool_use",
+        "id": call.get("id"),
+        "name": function.get("name"),
+        "input": arguments,
+    }
 
 
 def _add_tool_result(out: list[dict[str, Any]], message: Mapping[str, Any], position: int) -> None:

@@ -165,13 +165,13 @@ def _check(model: Any, request: Mapping[str, Any]) -> None:
             "not both; remove one"
         )
     messages = request["messages"]
-    last = messages[-1] if messages else None
-    if last is not None and last["role"] == "assistant" and isinstance(last["content"], str):
-        if last["content"] != last["content"].rstrip():
-            raise UnsupportedParameterError(
-                "provider 'anthropic' rejects a prefilled answer ending in whitespace; strip "
-                "the prefilling"
-            )
+    last = messages[-1] if messages else {}
+    prefilled = last.get("content") if last.get("role") == "assistant" else None
+    if isinstance(prefilled, str) and prefilled != prefilled.rstrip():
+        raise UnsupportedParameterError(
+            "provider 'anthropic' rejects a prefilled answer ending in whitespace; strip "
+            "the prefilling"
+        )
 
 
 def _one_sampler(model_id: str) -> bool:

@@ -81,9 +81,7 @@ def check_thinking(request: Mapping[str, Any]) -> None:
         raise _refuse("top_k cannot be combined with extended thinking; remove it")
     top_p = request.get("top_p")
     if top_p is not None and not 0.95 <= top_p <= 1:
-        raise _refuse(
-            f"top_p={top_p} cannot be combined with extended thinking (0.95 to 1 only)"
-        )
+        raise _refuse(f"top_p={top_p} cannot be combined with extended thinking (0.95 to 1 only)")
     choice = request.get("tool_choice")
     if isinstance(choice, Mapping) and choice.get("type") in ("any", "tool"):
         raise _refuse(
