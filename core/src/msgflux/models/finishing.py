@@ -69,6 +69,7 @@ def _as_tool_call(
     aggregator.content = text or None
     if model.reasoning_in_tool_call and response.reasoning:
         aggregator.reasoning = response.reasoning
+    aggregator.provider_data = response.provider_data  # e.g. thinking blocks for the next turn
     response.data = aggregator
     response.response_type = "tool_call"
 

@@ -98,6 +98,11 @@ def render(reply: Reply, request: Any, seq: int) -> Plan:
             reply.status, merge_headers(defaults, reply.headers), frames=frames, reply=reply
         )
 
+    if reply.content_blocks is not None:
+        raise ValueError(
+            "Reply.content_blocks are Messages API blocks: the OpenAI-compatible server cannot "
+            "render them (use msgflux.testing.anthropic_server.MessagesServer)"
+        )
     ctx = _Context(reply, request, seq)
     if ctx.stream:
         defaults.insert(0, ("content-type", "text/event-stream; charset=utf-8"))

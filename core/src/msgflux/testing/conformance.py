@@ -2,8 +2,10 @@
 
 Subclass :class:`ProviderConformance` in your plugin's tests, name the provider and a model,
 and pytest collects about forty tests that drive your provider through the public API
-against the loopback OpenAI-compatible server (``msgflux.testing.server``): text, async,
-streaming, reasoning, tool calls, structured output, usage, provider errors and bad input::
+against a loopback server (by default the OpenAI-compatible ``msgflux.testing.server``; a
+provider with its own wire format names its own, e.g. ``msgflux.testing.anthropic_server``):
+text, async, streaming, reasoning, tool calls, structured output, usage, provider errors and
+bad input::
 
     # tests/test_conformance.py of msgflux-groq
     from msgflux.testing.conformance import ProviderConformance
@@ -16,9 +18,17 @@ streaming, reasoning, tool calls, structured output, usage, provider errors and 
 
 The tests use the ``loopback_server`` fixture: enable it with
 ``-p msgflux.testing.pytest_plugin`` (or ``pytest_plugins = ["msgflux.testing.pytest_plugin"]``
-in a ``conftest.py``).
+in a ``conftest.py``). The suite overrides it with a started ``server_class``.
+
+The suite is wire-format neutral: it scripts answers with the ``Reply`` vocabulary (text,
+reasoning, tool calls, usage, errors, streams), which every loopback server renders in its
+own wire format, and it checks requests through ``assert_*`` methods whose defaults are
+OpenAI's shapes. The OpenAI-wire quirk tests skip for providers without OpenAI quirks.
 
 What a subclass can set:
+
+- ``server_class``: the loopback server of the provider's wire format (a ``LoopbackServer``
+  subclass, e.g. ``MessagesServer``).
 
 - ``unsupported``: capabilities the provider does not declare. Each feature test then
   asserts that asking for the feature fails clearly (``UnsupportedParameterError``, nothing
@@ -28,9 +38,10 @@ What a subclass can set:
 - ``plain_request_extras``: the JSON fields the provider adds to every request (the plain
   call is asserted exactly).
 - ``make_model(server, **options)``: how a model is built (extra options, env vars...).
-- ``assert_*_request`` methods: what the provider's request looks like for plain calls,
-  streams, tools, structured output and text parts (the defaults are OpenAI's shapes), and
-  ``check_request(request, case)`` for anything else, called after every exchange.
+- ``assert_*`` methods: what the provider's request looks like (path and key, plain
+  calls, history, streams, tools, tool results, structured output, text parts) and how it
+  reports usage (the defaults are OpenAI's shapes), and ``check_request(request, case)`` for
+  anything else, called after every exchange.
 - ``transports``: the values of the provider's ``transport`` option to run every test with.
   ``TRANSPORTS`` below is the one place that lists them for OpenAI-compatible providers.
 """
@@ -162,6 +173,7 @@ class ProviderConformance:
         transports: ``transport`` option values to run every test with; ``None`` means
             ``TRANSPORTS`` when the provider declares a ``transport`` option, else one
             run without it.
+        server_class: The loopback server speaking the provider's wire format.
     """
 
     provider: ClassVar[str]
@@ -172,6 +184,7 @@ class ProviderConformance:
     stream_usage_location: ClassVar[str] = "chunk"
     plain_request_extras: ClassVar[Mapping[str, Any]] = {}
     transports: ClassVar[tuple[str, ...] | None] = None
+    server_class: ClassVar[type[LoopbackServer]] = LoopbackServer
 
     # -- customisation points --------------------------------------------------------------
 
@@ -193,6 +206,36 @@ class ProviderConformance:
         ``"tools"``, ``"stream_tools"``, ``"structured"``, ``"logprobs"``, ``"audio"``,
         ``"web_search"``, ``"usage"``.
         """
+
+    def assert_request_basics(self, request: RecordedRequest) -> None:
+        """Every request: OpenAI's path, and the key as a bearer token."""
+        assert request.method == "POST" and request.path.endswith("/chat/completions")
+        if self.api_key is not None:
+            assert request.headers["authorization"] == f"Bearer {self.api_key}"
+
+    def assert_history_request(
+        self, body: Mapping[str, Any], system: str, history: list[dict[str, Any]]
+    ) -> None:
+        """The system prompt first, then the history, in order."""
+        assert body["messages"] == [{"role": "system", "content": system}, *history]
+
+    def assert_tool_result_request(
+        self, body: Mapping[str, Any], call_id: str, result: str
+    ) -> None:
+        """The tool round trip: the assistant's call, then the call's result."""
+        sent = body["messages"]
+        assert sent[-1] == {"role": "tool", "tool_call_id": call_id, "content": result}
+        assert sent[-2]["role"] == "assistant"
+        assert sent[-2]["tool_calls"][0]["id"] == call_id
+
+    def assert_usage(
+        self, usage: Mapping[str, Any], prompt: int, completion: int, reasoning: int | None
+    ) -> None:
+        """Usage in OpenAI's names (``reasoning``: the reasoning tokens scripted, if any)."""
+        counts = (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"])
+        assert counts == (prompt, completion, prompt + completion), usage
+        if reasoning is not None:
+            assert usage["completion_tokens_details"]["reasoning_tokens"] == reasoning
 
     def assert_plain_request(self, body: Mapping[str, Any], messages: list[dict[str, Any]]) -> None:
         """A plain call sends the model, the messages and ``plain_request_extras``, nothing else."""
@@ -242,6 +285,12 @@ class ProviderConformance:
         declares = any("transport" in spec.options for spec in provider_chain(self.provider))
         return TRANSPORTS if declares else (None,)
 
+    @pytest.fixture
+    def loopback_server(self) -> Any:
+        """A started ``server_class`` (stopped, connections closed, after the test)."""
+        with self.server_class() as server:
+            yield server
+
     @pytest.fixture(autouse=True)
     def _close_models(self) -> Iterator[None]:
         self._models: list[mf.ChatCompletionModel] = []
@@ -260,9 +309,7 @@ class ProviderConformance:
 
     def _last(self, server: LoopbackServer, case: str) -> dict[str, Any]:
         request = server.last_request
-        assert request.method == "POST" and request.path.endswith("/chat/completions")
-        if self.api_key is not None:
-            assert request.headers["authorization"] == f"Bearer {self.api_key}"
+        self.assert_request_basics(request)
         assert request.json["model"] == self.model_id
         self.check_request(request, case)
         assert not server.errors, server.errors
@@ -317,15 +364,19 @@ class ProviderConformance:
         ]
         model(history, system_prompt="Be brief.")
         body = self._last(loopback_server, "text")
-        assert body["messages"] == [{"role": "system", "content": "Be brief."}, *history]
+        self.assert_history_request(body, "Be brief.", history)
 
     def test_falsy_generation_values_are_sent(
         self, loopback_server: LoopbackServer, transport: str | None
     ) -> None:
         model = self._model(loopback_server, transport)
-        model("q", temperature=0, top_p=0, seed=0)
+        refused = model.quirks.refused or {}
+        values: dict[str, Any] = {
+            name: 0 for name in ("temperature", "top_p", "seed") if name not in refused
+        }
+        model("q", **values)
         body = self._last(loopback_server, "text")
-        assert (body["temperature"], body["top_p"], body["seed"]) == (0, 0, 0)
+        assert {name: body[name] for name in values} == values
 
     async def test_async_text_call(
         self, loopback_server: LoopbackServer, transport: str | None
@@ -548,10 +599,7 @@ class ProviderConformance:
         assert model(messages, tool_definitions=tools).consume() == "It is sunny in Paris."
         body = self._last(loopback_server, "tools")
         self.assert_tools_request(body, TOOLS, "auto")
-        sent = body["messages"]
-        assert sent[-1] == {"role": "tool", "tool_call_id": "c1", "content": "sunny, 21 C"}
-        assert sent[-2]["role"] == "assistant"
-        assert sent[-2]["tool_calls"][0]["id"] == "c1"
+        self.assert_tool_result_request(body, "c1", "sunny, 21 C")
 
     # -- structured output --------------------------------------------------------------------
 
@@ -639,9 +687,7 @@ class ProviderConformance:
         model = self._model(loopback_server, transport)
         loopback_server.enqueue(Reply.text("ok", usage=Usage(11, 2, reasoning_tokens=1)))
         response = model("q")
-        usage = response.metadata.usage
-        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (11, 2, 13)
-        assert usage.completion_tokens_details.reasoning_tokens == 1
+        self.assert_usage(response.metadata.usage, 11, 2, 1)
         assert response.metadata.finish_reason == "stop"
         self._last(loopback_server, "usage")
 
@@ -658,12 +704,7 @@ class ProviderConformance:
         assert "".join(response) == "ok then"
         metadata = response.metadata
         assert metadata is not None  # set once the stream has ended
-        usage = metadata.usage
-        assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
-            7,
-            3,
-            10,
-        )
+        self.assert_usage(metadata.usage, 7, 3, None)
         assert metadata.finish_reason == "stop"
         self.assert_stream_request(self._last(loopback_server, "usage"))
 
