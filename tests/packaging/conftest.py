@@ -362,6 +362,22 @@ def server(loopback: Any) -> Iterator[Any]:
     assert loopback.errors == []
 
 
+@pytest.fixture(scope="session")
+def messages_loopback() -> Iterator[Any]:
+    """The loopback Anthropic Messages API server, for providers of that wire format."""
+    from msgflux.testing.anthropic_server import MessagesServer
+
+    with MessagesServer() as server:
+        yield server
+
+
+@pytest.fixture
+def messages_server(messages_loopback: Any) -> Iterator[Any]:
+    messages_loopback.reset()
+    yield messages_loopback
+    assert messages_loopback.errors == []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # One test per extra declared in core/pyproject.toml (plus plain `msgflux`), read at
     # collection time so a new extra is tested without editing the tests.

@@ -36,6 +36,19 @@ CALL = """
     print(json.dumps({"whole": whole, "streamed": streamed}))
 """
 
+SDK_CALL = """
+    import importlib.util, json, sys
+    import msgflux as mf
+    model = mf.Model.chat_completion(
+        "openai/loopback-model", base_url=sys.argv[1], api_key="k", transport="sdk",
+        timeout=mf.Timeout(connect=30, read=30),
+    )
+    print(json.dumps({
+        "whole": model("ping").consume(),
+        "httpx_installed": importlib.util.find_spec("httpx") is not None,
+    }))
+"""
+
 MISSING_PLUGIN = """
     import json
     import msgflux as mf
@@ -106,7 +119,14 @@ def test_discovery_finds_the_installed_plugins_without_importing_vendor_sdks(ins
     assert listed == probe["plugins"]
 
 
-def test_every_installed_provider_answers_on_the_loopback_server(installed, server):
+#: Providers whose wire format is not OpenAI's, and the path of their chat requests; they
+#: are called on the loopback server of that wire format (``messages_server``).
+MESSAGES_API_PROVIDERS = {"anthropic": "/messages"}
+
+
+def test_every_installed_provider_answers_on_the_loopback_server(
+    installed, server, messages_server
+):
     venv, _ = installed
     providers = [
         provider
@@ -116,12 +136,14 @@ def test_every_installed_provider_answers_on_the_loopback_server(installed, serv
     ]
 
     for provider in providers:
-        server.reset()
-        answer = venv.run_json(CALL, provider, server.base_url)
+        path = MESSAGES_API_PROVIDERS.get(provider, "/chat/completions")
+        target = messages_server if provider in MESSAGES_API_PROVIDERS else server
+        target.reset()
+        answer = venv.run_json(CALL, provider, target.base_url)
         assert answer == {"whole": "echo: ping", "streamed": "echo: pong"}, provider
         # Only the chat requests: a provider may ask its server other things first (llamacpp
         # asks GET /props which server it talks to).
-        chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
+        chats = [r for r in target.requests if r.path.endswith(path)]
         assert [r.json["model"] for r in chats] == ["loopback-model"] * 2
         assert chats[1].json["stream"] is True
 
@@ -131,7 +153,7 @@ def test_every_installed_provider_answers_on_the_loopback_server(installed, serv
             "-m",
             f"{provider}/loopback-model",
             "--base-url",
-            server.base_url,
+            target.base_url,
             "--api-key",
             "k",
             "hello from the shell",
@@ -162,3 +184,14 @@ def test_without_a_plugin_the_core_works_and_says_what_to_install(
     assert offline.stdout == "offline answer\n"
     assert cli.returncode == 1
     assert "pip install 'msgflux[openai]'" in cli.stderr
+
+
+def test_the_openai_sdk_transport_takes_a_timeout_with_the_sdk_as_installed(install_extra, server):
+    # A msgflux.Timeout becomes the SDK's own Timeout class, whichever HTTP library the
+    # installed openai release is built on (newer majors do not install httpx at all).
+    venv, _ = install_extra("openai")
+
+    answer = venv.run_json(SDK_CALL, server.base_url)
+
+    assert answer["whole"] == "echo: ping", answer
+    assert [r.path for r in server.requests][-1].endswith("/chat/completions")

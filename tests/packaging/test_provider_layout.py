@@ -139,6 +139,17 @@ class Repo:
         matrices = _get(self.config, "tool.hatch.envs.hatch-test.matrix", [])
         return [value for matrix in matrices for value in matrix.get("plugin", [])]
 
+    def type_checked_packages(self) -> list[str]:
+        """The packages ``hatch run types:check`` passes to mypy as ``-p <package>``."""
+        scripts = _get(self.config, "tool.hatch.envs.types.scripts.check", [])
+        commands = [scripts] if isinstance(scripts, str) else scripts
+        # `{args:-p msgflux -p ...}`: the default arguments follow a colon, the others a space.
+        return [
+            package
+            for command in commands
+            for package in re.findall(r"(?:^|[\s:])-p\s+([\w.]+)", command)
+        ]
+
 
 # -- the checks: each returns what is missing, worded as what to add where ------------------
 
@@ -253,6 +264,24 @@ def check_workspaces(repo: Repo, plugin: Plugin) -> list[str]:
     return problems
 
 
+def check_types(repo: Repo, plugin: Plugin) -> list[str]:
+    """``hatch run types:check`` installs the plugin and runs mypy --strict on its package."""
+    problems = []
+    members = _member_paths(_get(repo.config, "tool.hatch.envs.types.workspace.members", []))
+    if plugin.relative not in members:
+        problems.append(
+            f'pyproject.toml: add "{plugin.relative}" to [tool.hatch.envs.types] '
+            "workspace.members (the type check runs against every plugin installed)"
+        )
+    if plugin.package not in repo.type_checked_packages():
+        problems.append(
+            f"pyproject.toml: add `-p {plugin.package}` to the mypy command of "
+            "[tool.hatch.envs.types.scripts] check (every plugin is type-checked strictly, "
+            "its hook implementations against the hookspecs' types)"
+        )
+    return problems
+
+
 def check_test_matrix(repo: Repo, plugin: Plugin) -> list[str]:
     """A ``hatch test`` environment with the core, the plugin and what it needs, and no more."""
     if plugin.name not in repo.matrix_values():
@@ -322,6 +351,7 @@ CHECKS: list[Check] = [
     check_entry_point,
     check_core_extra,
     check_workspaces,
+    check_types,
     check_test_matrix,
     check_lint,
     check_readme,
@@ -355,6 +385,13 @@ def stale_entries(repo: Repo) -> list[str]:
                 problems.append(
                     f"pyproject.toml: [tool.hatch.envs.{env}] member {member!r} does not exist"
                 )
+    packages = {p.package for p in repo.plugins}
+    for package in repo.type_checked_packages():
+        if package.startswith("msgflux_") and package.split(".")[0] not in packages:
+            problems.append(
+                f"pyproject.toml: the types check runs mypy on {package}, which no plugins/ "
+                "directory builds"
+            )
     for extra, requirements in _get(repo.core, "project.optional-dependencies", {}).items():
         for requirement in map(Requirement, requirements):
             name = canonicalize_name(requirement.name)
@@ -383,6 +420,17 @@ def test_no_registration_names_a_missing_directory():
     problems = stale_entries(THIS_REPO)
 
     assert problems == [], "\n- ".join(["stale registrations:", *problems])
+
+
+def test_the_types_check_covers_the_whole_core_and_the_example_plugin():
+    (packages_command, third_party_command) = _get(
+        THIS_REPO.config, "tool.hatch.envs.types.scripts.check"
+    )
+
+    assert "msgflux" in THIS_REPO.type_checked_packages()  # every core module, not a list
+    assert "--strict" in packages_command and "--follow-imports" not in packages_command
+    assert "examples/msgflux-example-plugin/src/msgflux_acme" in third_party_command
+    assert "tests/packaging/typing_public_api.py" in third_party_command
 
 
 def test_the_core_test_environment_has_no_plugin():
@@ -453,11 +501,37 @@ def test_a_provider_directory_without_its_registrations_fails_with_what_to_add(t
     assert "add newprov to the extras of the `all` extra" in text
     assert 'add "plugins/msgflux-newprov" to [tool.hatch.envs.default] workspace.members' in text
     assert 'add "plugins/msgflux-newprov" to [tool.hatch.envs.bench] workspace.members' in text
+    assert 'add "plugins/msgflux-newprov" to [tool.hatch.envs.types] workspace.members' in text
+    assert "add `-p msgflux_newprov` to the mypy command of" in text
     assert 'add "newprov" to plugin = [...] of [[tool.hatch.envs.hatch-test.matrix]]' in text
     assert "msgflux[newprov]" in text  # the README's provider table
     # Every other plugin of the copy is still fully registered, and nothing is stale.
     assert [p for p in repo.plugins if p.name != "newprov" and problems_of(repo, p)] == []
     assert stale_entries(repo) == []
+
+
+def test_a_plugin_left_out_of_the_types_check_is_named_and_a_removed_one_is_stale(tmp_path):
+    repo = _synthetic_repo(tmp_path)
+    config = repo.root / "pyproject.toml"
+    text = config.read_text(encoding="utf-8")
+    # groq's directory stays, its package leaves the mypy command; a package without a
+    # directory joins it.
+    assert text.count("-p msgflux_groq ") == 1
+    config.write_text(text.replace("-p msgflux_groq ", "-p msgflux_gone ", 1))
+    repo = Repo(repo.root)
+    (groq,) = [p for p in repo.plugins if p.name == "groq"]
+
+    problems = check_types(repo, groq)
+
+    assert problems == [
+        "pyproject.toml: add `-p msgflux_groq` to the mypy command of "
+        "[tool.hatch.envs.types.scripts] check (every plugin is type-checked strictly, its hook "
+        "implementations against the hookspecs' types)"
+    ]
+    assert stale_entries(repo) == [
+        "pyproject.toml: the types check runs mypy on msgflux_gone, which no plugins/ directory "
+        "builds"
+    ]
 
 
 def test_a_matrix_value_without_its_workspace_members_says_which_to_add(tmp_path):

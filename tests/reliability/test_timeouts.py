@@ -10,6 +10,7 @@ stalled replies below would never finish: a missing timeout shows up as a failur
 from __future__ import annotations
 
 import pytest
+import tenacity
 
 import msgflux as mf
 from msgflux.errors import RequestTimeoutError
@@ -116,6 +117,19 @@ def test_the_total_deadline_bounds_every_retry(make_model, loopback_server, supp
     with pytest.raises(RequestTimeoutError):
         model("hello", timeout=mf.Timeout(connect=LONG, read=0.4, total=1.0))
     assert 1 <= support.chat_requests(loopback_server) < 10
+
+
+def test_the_total_deadline_joins_a_tenacity_policy_whose_stop_is_a_plain_function(
+    make_model, loopback_server, support
+):
+    # tenacity takes any callable as `stop`; the deadline is added to it, not `|`-ed onto it.
+    policy = tenacity.Retrying(stop=lambda state: state.attempt_number >= 3, reraise=True)
+    model = make_model(retry=policy, timeout=mf.Timeout(connect=LONG, read=LONG, total=NEVER))
+    loopback_server.enqueue(*[Reply.error(503, "busy")] * 3, Reply.text("never reached"))
+    with pytest.raises(mf.ProviderError) as caught:
+        model("hello")
+    assert caught.value.status == 503
+    assert support.chat_requests(loopback_server) == 3  # the function's own limit
 
 
 @pytest.mark.parametrize("bad", [0, -1, "10", True])

@@ -23,6 +23,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from msgflux.providers import ProviderSpec, Quirks
@@ -158,3 +159,8 @@ class ResolvedHooks:
     adapt_params: Callable[..., dict[str, Any]]
     extract_reasoning: Callable[..., str | None]
     process_output: Callable[..., None]
+
+    @cached_property
+    def provider_names(self) -> frozenset[str]:
+        """The names of the chain's providers (whose ``provider_data`` a request carries)."""
+        return frozenset(spec.name for spec in self.chain)

@@ -54,7 +54,8 @@ class ChatBlock:
 
     @staticmethod
     def user(
-        content: str | list[dict[str, Any]], media: dict | list[dict] | None = None
+        content: str | list[dict[str, Any]],
+        media: dict[str, Any] | list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """A user message; ``media`` parts (``ChatBlock.image(...)`` etc.) follow the text."""
         if media is None:
@@ -137,7 +138,7 @@ class ChatBlock:
         file: dict[str, Any] = {}
         if file_id is not None:
             file["file_id"] = file_id
-        else:
+        elif data is not None:  # always, after the check above
             if filename is None and isinstance(data, str | Path) and Path(data).is_file():
                 filename = Path(data).name
             file["file_data"] = _data_url(

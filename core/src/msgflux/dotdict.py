@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["dotdict"]
 
 
-class dotdict(dict):
+class dotdict(dict[str, Any]):
     """A ``dict`` that also exposes its keys as attributes, recursively for nested dicts.
 
     Missing attributes raise ``AttributeError`` (so ``hasattr`` and ``getattr`` with a
@@ -48,12 +48,12 @@ class dotdict(dict):
     def copy(self) -> dotdict:
         return dotdict(self)
 
-    def __deepcopy__(self, memo: dict) -> dotdict:
+    def __deepcopy__(self, memo: dict[int, Any]) -> dotdict:
         from copy import deepcopy
 
         return dotdict({key: deepcopy(value, memo) for key, value in self.items()})
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[dotdict], tuple[dict[str, Any]]]:
         return (dotdict, (dict(self),))
 
 

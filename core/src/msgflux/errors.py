@@ -396,8 +396,8 @@ def _scrub(value: Any, secret: str) -> Any:
             return value
         return items if type(value) is dict else type(value)(items)
     if isinstance(value, list | tuple):
-        items = [_scrub(item, secret) for item in value]
-        if any(new is not old for new, old in zip(items, value, strict=True)):
-            return type(value)(items) if isinstance(value, tuple) else items
+        elements = [_scrub(item, secret) for item in value]
+        if any(new is not old for new, old in zip(elements, value, strict=True)):
+            return type(value)(elements) if isinstance(value, tuple) else elements
         return value
     return value

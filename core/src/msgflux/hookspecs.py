@@ -14,7 +14,9 @@ receives what the previous one produced, so a derived provider sees and may chan
 base did, and an implementation that has nothing to change returns ``None``.
 
 Most differences between OpenAI-compatible providers are facts, not behaviour: declare them
-as ``ProviderSpec(quirks=Quirks(...))`` and leave the hooks for what needs code.
+as ``ProviderSpec(quirks=Quirks(...))`` and leave the hooks for what needs code. A provider
+with its own wire format (``msgflux-anthropic``) extends no provider and implements
+``initialize_client``, ``adapt_params`` and ``process_output`` itself, on ``msgflux.http``.
 
 Implementations may accept any subset of a hook's arguments (pluggy passes only the ones a
 function names). Hook chains are resolved once per provider (``msgflux._dispatch``), so the
@@ -63,9 +65,12 @@ def initialize_client(
 ) -> ChatClients | None:
     """Build the transport clients for ``model``; ``clients`` is what a base provider built.
 
-    Called once per model instance. Return a ``ChatClients(client=..., aclient=...)`` whose
-    members expose ``chat.completions.create(**params)`` (sync and async), or ``None`` to keep
-    ``clients``. Import any vendor SDK here, never at plugin import time.
+    Called once per model instance. Return a ``ChatClients(client=..., aclient=...)``, or
+    ``None`` to keep ``clients``. Each client speaks msgflux's neutral protocol,
+    ``send(params)`` (the whole answer) and ``stream(params)`` (an iterable of chunks with
+    ``close()``; async: awaitables, ``aclose()``), for any wire format; or OpenAI's,
+    ``chat.completions.create(**params)`` (``msgflux.models.clients``). Import any vendor
+    SDK here, never at plugin import time.
     """
 
 
@@ -79,6 +84,13 @@ def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str
     drop what the provider rejects. Mutate ``params`` (it is the pipeline's own copy; nested
     values may be shared with the caller, so replace them rather than mutate them) or return
     a new dict. A neutral key left in the final request is an error naming this provider.
+
+    The result is what the model's client receives: the keyword arguments of
+    ``chat.completions.create``, or, for a client of the neutral protocol, the ``params`` of
+    its ``send`` / ``stream`` (a wire format of its own builds its whole request here). An
+    assistant message may carry ``provider_data`` (what this provider's ``process_output``
+    left for the next request, e.g. thinking blocks); only the entries of this model's
+    provider chain reach this hook.
     """
 
 
@@ -104,6 +116,12 @@ def process_output(
     Non-streaming: ``output`` is the whole completion and ``response`` a ``ModelResponse``
     to fill (``add``, ``set_response_type``, ``reasoning``, ``metadata``, tool calls).
     Streaming: called once per chunk with a ``ModelStreamResponse`` (``add``,
-    ``add_reasoning``, ``add_tool_call``, ``update_metadata``). Structured-output and typed
-    parser decoding happen in the core afterwards, the same for every provider.
+    ``add_reasoning``, ``add_tool_call``, ``update_metadata``). ``output`` is what the
+    client returned, as it returned it. Structured-output and typed parser decoding happen
+    in the core afterwards, the same for every provider.
+
+    What the next request must send back (Anthropic's thinking blocks and signatures) goes
+    in ``response.provider_data[<provider name>]``: the answer's tool-call aggregator puts
+    it on the assistant message of ``get_messages()``, and only this provider's chain sees
+    it again (``adapt_params``).
     """

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgflux._provider_extras import ProviderExtras
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["CAPABILITIES", "KNOWN_PROVIDER_EXTRAS", "ProviderOption", "ProviderSpec", "Quirks"]
 
@@ -162,7 +165,7 @@ class ProviderSpec:
     quirks: Quirks | None = None
     description: str = ""
     override: bool = False
-    model_class: type | None = None
+    model_class: type[ChatCompletionModel] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:

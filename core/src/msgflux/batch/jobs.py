@@ -284,9 +284,10 @@ class _Prices:
         if total is None or cost is None or not usage:
             return None
         try:
-            return total + float(cost.calculate_from_usage(usage))
+            added = float(cost.calculate_from_usage(usage))
         except ValueError:
             return None
+        return total + added
 
 
 # -- the output file ---------------------------------------------------------------------------

@@ -55,6 +55,8 @@ class _Response(msgspec.Struct, tag="response"):
     tool_calls: _ToolCalls | None
     reasoning: str | None
     metadata: dict[str, Any]
+    # What the next request needs (thinking blocks...): a hit must not lose it.
+    provider_data: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class StreamRecord(msgspec.Struct, tag="stream"):
@@ -65,6 +67,7 @@ class StreamRecord(msgspec.Struct, tag="stream"):
     reasoning: list[str]  # every reasoning chunk (kept even with return_reasoning=False)
     tool_calls: list[_Call]
     metadata: dict[str, Any]
+    provider_data: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def replay(
         self, mode: str, *, keep_reasoning: bool, reasoning_in_tool_call: bool
@@ -80,6 +83,7 @@ class StreamRecord(msgspec.Struct, tag="stream"):
         for index, call in enumerate(self.tool_calls):
             response.add_tool_call(index, call.id, call.name, call.arguments)
         response.update_metadata(**self.metadata)
+        response.provider_data = _copy(self.provider_data)
         response.finish(None, reasoning_in_tool_call=reasoning_in_tool_call)
         if self.response_type is not None:  # what a provider set (e.g. an audio stream)
             response.response_type = self.response_type
@@ -117,11 +121,18 @@ def encode(response: ModelResponse) -> bytes:
             _calls(response.data), response.data.content, response.data.reasoning
         )
     else:
-        kind = _DATA_KINDS.get(type(data))
-        if kind is None:
+        known = _DATA_KINDS.get(type(data))
+        if known is None:
             raise RecordError(f"the cache stores no answer of type {type(data).__name__}")
+        kind = known
     record = _Response(
-        response.response_type, kind, data, tool_calls, response.reasoning, dict(response.metadata)
+        response.response_type,
+        kind,
+        data,
+        tool_calls,
+        response.reasoning,
+        dict(response.metadata),
+        response.provider_data,
     )
     return _seal(record)
 
@@ -136,6 +147,7 @@ def encode_stream(response: ModelStreamResponse) -> bytes:
         list(response._all_reasoning),
         _calls(response.tool_calls) if response.tool_calls else [],
         dict(response.metadata or {}),
+        response.provider_data,
     )
     return _seal(record)
 
@@ -163,9 +175,11 @@ def _response(record: _Response) -> ModelResponse:
     response.response_type = record.response_type
     response.reasoning = record.reasoning
     response.metadata = dotdict(record.metadata)
+    response.provider_data = record.provider_data
     kind = record.data_kind
     if kind == "tool_calls" and record.tool_calls is not None:
         response.data = response.tool_calls = _aggregator(record.tool_calls)
+        response.tool_calls.provider_data = record.provider_data
     elif kind == "dotdict":
         response.data = dotdict(record.data)
     elif kind in ("str", "dict", "none"):
@@ -183,3 +197,9 @@ def _aggregator(stored: _ToolCalls) -> ToolCallAggregator:
     for index, call in enumerate(stored.calls):
         aggregator.process(index, call.id, call.name, call.arguments)
     return aggregator
+
+
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy: each replay of a record gets data the others cannot change."""
+    copied: dict[str, Any] = msgspec.msgpack.decode(_encoder.encode(value))
+    return copied

@@ -20,9 +20,12 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    import hashlib
 
 __all__ = ["FORMAT_VERSION", "request_cache_key"]
 
@@ -149,7 +152,7 @@ def request_cache_key(
     return _blake2b(encoded, digest_size=20).hexdigest()
 
 
-def _blake2b(data: bytes, digest_size: int) -> Any:
+def _blake2b(data: bytes, digest_size: int) -> hashlib.blake2b:
     import hashlib  # here, not at import: ~3 ms (OpenSSL), and only caching models need it
 
     return hashlib.blake2b(data, digest_size=digest_size)

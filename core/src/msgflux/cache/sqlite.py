@@ -108,7 +108,7 @@ class SQLiteCache:
         self.busy_timeout = busy_timeout
         self.touch_interval = touch_interval
         self._connection: sqlite3.Connection | None = None
-        self._closer: weakref.finalize | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
         # One connection per process, used under a lock: SQLite calls take microseconds, and
         # WAL lets other processes read while this one writes.
         self._lock = threading.Lock()

@@ -91,7 +91,8 @@ class _Relay:
         """What the relay held back: the tool calls, and the metadata with its accounting."""
         if inner.tool_calls is not None and inner.tool_calls:
             self.out.tool_calls = inner.tool_calls
-        self.out.update_metadata(**(inner.metadata or {}), gateway=self.route.metadata(ticket))
+        metadata: Mapping[str, Any] = inner.metadata or {}
+        self.out.update_metadata(**metadata, gateway=self.route.metadata(ticket))
 
     def _interrupted(self, ticket: Ticket, failure: BaseException) -> StreamInterruptedError:
         self.route.interrupted(ticket, failure)

@@ -69,7 +69,8 @@ def _accepts_null(schema: Any) -> bool:
         return True
     if None in schema.get("enum", ()) or schema.get("const", 0) is None:
         return True
-    return any(_accepts_null(s) for s in schema.get("anyOf", schema.get("oneOf", ())))
+    alternatives = schema["anyOf"] if "anyOf" in schema else schema.get("oneOf", ())
+    return any(_accepts_null(s) for s in alternatives)
 
 
 def _strictify(schema: Any, state: dict[str, bool], depth: int) -> tuple[Any, Normalizer | None]:

@@ -155,7 +155,7 @@ def _tools_transport(cls: type, schemas: list[dict[str, Any]]) -> TransportSchem
         function = schema["function"]
         name = function["name"]
         parameters = function.get("parameters") or {"type": "object", "properties": {}}
-        parameters, tool_strict, normalize = strict_json_schema(parameters)
+        parameters, tool_strict, tool_normalize = strict_json_schema(parameters)
         strict = strict and tool_strict
         tool_defs = parameters.pop("$defs", None) or {}
         tool_defs.update(parameters.pop("definitions", None) or {})
@@ -176,8 +176,8 @@ def _tools_transport(cls: type, schemas: list[dict[str, Any]]) -> TransportSchem
         if function.get("description"):
             branch["description"] = function["description"]
         branches.append(branch)
-        if normalize is not None:
-            normalizers[name] = normalize
+        if tool_normalize is not None:
+            normalizers[name] = tool_normalize
     items = branches[0] if len(branches) == 1 else {"anyOf": branches}
     root = _root(cls, items)
     if defs:

@@ -429,7 +429,9 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _declared_order(t: Any) -> tuple[Any, ...]:
+def _declared_order(
+    t: mi.StructType | mi.TypedDictType | mi.DataclassType | mi.NamedTupleType,
+) -> tuple[mi.Field, ...]:
     """The fields in declaration order (msgspec sorts a TypedDict's; models read in order)."""
     if not isinstance(t, mi.TypedDictType):
         return t.fields

@@ -87,7 +87,8 @@ class StructuredOutput:
     @property
     def json_schema(self) -> dict[str, Any]:
         """The wire JSON Schema alone (for providers that take a bare schema). A fresh copy."""
-        return msgspec.json.decode(self._schema)
+        schema: dict[str, Any] = msgspec.json.decode(self._schema)
+        return schema
 
     @property
     def response_format(self) -> dict[str, Any]:
@@ -146,7 +147,7 @@ class StructuredOutput:
         try:
             if self._normalize is not None:
                 payload = self._normalize(payload)
-            value = msgspec.convert(payload, self.schema)
+            value: object = msgspec.convert(payload, self.schema)
         except (msgspec.ValidationError, ValueError, TypeError) as exc:
             raise StructuredOutputError(
                 f"The model's answer does not match {self.name}: {exc}", raw_text=raw_text

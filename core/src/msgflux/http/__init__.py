@@ -40,9 +40,21 @@ Importing this package is cheap: the socket and asyncio modules load on first us
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.http._timeout import Timeout
+
+# What type checkers see for the names loaded on first use (below): the real classes and
+# functions, so that a plugin built on this layer is checked against their signatures.
+if TYPE_CHECKING:
+    from msgflux.http._aio import AsyncEventStream
+    from msgflux.http._client import DEFAULT_TIMEOUT, Client
+    from msgflux.http._mock import MockTransport, Request
+    from msgflux.http._proxy import proxy_from_env
+    from msgflux.http._response import Response
+    from msgflux.http._sse import ServerSentEvent, SSEReader
+    from msgflux.http._status import error_from_payload, error_from_response, provider_message
+    from msgflux.http._sync import EventStream
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 __all__ = ["Secret"]
 
 
@@ -22,7 +24,7 @@ class Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("API keys are not picklable; pass api_key= again when rebuilding a model")
 
     def __eq__(self, other: object) -> bool:

@@ -19,12 +19,12 @@ if TYPE_CHECKING:  # asyncio loads on first async use: `import msgflux` stays li
 __all__ = ["Channel", "Signal"]
 
 
-def _resolve(future: asyncio.Future) -> None:
+def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
 
-def _waker(loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> Callable[[], None]:
+def _waker(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> Callable[[], None]:
     loop_thread = threading.get_ident()
 
     def wake() -> None:

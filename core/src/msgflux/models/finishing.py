@@ -17,6 +17,7 @@ from msgflux.models.response import ModelResponse
 if TYPE_CHECKING:
     from msgflux.models.chat_completion import ChatCompletionModel
     from msgflux.models.request import PreparedCall
+    from msgflux.tools import ToolCallAggregator
 
 __all__ = ["decode", "respond"]
 
@@ -45,7 +46,7 @@ def decode(
     response = ModelResponse()
     model._hooks.process_output(model, output, response)
     if response.tool_calls:
-        _as_tool_call(model, response)
+        _as_tool_call(model, response, response.tool_calls)
     elif typed_parser is not None or structured is not None:
         response.data = _decode_structured(
             model, response, typed_parser, generation_schema, structured
@@ -61,12 +62,14 @@ def decode(
     return response
 
 
-def _as_tool_call(model: ChatCompletionModel, response: ModelResponse) -> None:
-    aggregator = response.tool_calls
+def _as_tool_call(
+    model: ChatCompletionModel, response: ModelResponse, aggregator: ToolCallAggregator
+) -> None:
     text = response.data if isinstance(response.data, str) else None
     aggregator.content = text or None
     if model.reasoning_in_tool_call and response.reasoning:
         aggregator.reasoning = response.reasoning
+    aggregator.provider_data = response.provider_data  # e.g. thinking blocks for the next turn
     response.data = aggregator
     response.response_type = "tool_call"
 

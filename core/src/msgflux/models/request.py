@@ -17,7 +17,7 @@ Nothing here does I/O; the result is a ``PreparedCall`` the other stages send an
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,12 @@ def prepare_call(
     _check_combinations(stream, prefilling, schema, parser)
 
     request = _request_options(model, overrides)
-    built = build_messages(messages, call_options.get("system_prompt"), prefilling)
+    built = build_messages(
+        messages,
+        call_options.get("system_prompt"),
+        prefilling,
+        providers=model._hooks.provider_names,
+    )
     _check_capabilities(model, request, stream, schema, tools, built)
     _check_refusals(model, request)
 
@@ -258,8 +263,24 @@ def _check_refusals(model: ChatCompletionModel, request: Mapping[str, Any]) -> N
         )
 
 
-def build_messages(messages: Any, system_prompt: Any, prefilling: Any) -> list[dict[str, Any]]:
-    """The request's messages: copies of the caller's, with system prompt and prefilling."""
+def build_messages(
+    messages: Any,
+    system_prompt: Any,
+    prefilling: Any,
+    *,
+    providers: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The request's messages: copies of the caller's, with system prompt and prefilling.
+
+    Args:
+        messages: A user message as ``str``, or a list of message dicts.
+        system_prompt: Prepended as a system message, when given.
+        prefilling: Appended as an assistant message, when given.
+        providers: The provider chain the request goes to. A message's ``provider_data``
+            (``ToolCallAggregator.get_messages()``) keeps only these providers' entries, and
+            is dropped when none is left: one provider's data never reaches another
+            provider. ``None`` keeps it as it is.
+    """
     if isinstance(messages, str):
         built = [{"role": "user", "content": messages}]
     elif isinstance(messages, list | tuple):
@@ -271,7 +292,10 @@ def build_messages(messages: Any, system_prompt: Any, prefilling: Any) -> list[d
                     f"{{'role': 'user', 'content': '...'}} or mf.ChatBlock.user('...')), "
                     f"got {message!r}"
                 )
-            built.append(_copy_json(dict(message)))
+            copy = _copy_json(dict(message))
+            if providers is not None and "provider_data" in copy:
+                _keep_provider_data(copy, providers)
+            built.append(copy)
     else:
         raise TypeError(
             f"messages must be a str or a list of message dicts, got {type(messages).__name__}"
@@ -285,6 +309,15 @@ def build_messages(messages: Any, system_prompt: Any, prefilling: Any) -> list[d
             raise TypeError(f"prefilling must be a str, got {type(prefilling).__name__}")
         built.append({"role": "assistant", "content": prefilling})
     return built
+
+
+def _keep_provider_data(message: dict[str, Any], providers: Collection[str]) -> None:
+    """Keep the ``provider_data`` entries of ``providers`` only (drop the key if none)."""
+    data = message.pop("provider_data")
+    if isinstance(data, dict):
+        kept = {name: value for name, value in data.items() if name in providers}
+        if kept:
+            message["provider_data"] = kept
 
 
 def _copy_json(value: Any) -> Any:
@@ -339,13 +372,13 @@ def check_timeout(timeout: Any) -> Timeout | float | None:
 def _cache_ttl(model: ChatCompletionModel, call_options: Mapping[str, Any]) -> float | None:
     """The call's ``cache_ttl`` (checked), else the model's."""
     if "cache_ttl" not in call_options:
-        return model.cache_ttl  # type: ignore[no-any-return]
+        return model.cache_ttl
     ttl = call_options["cache_ttl"]
     if ttl is not None and model._response_cache is None:
         raise ValueError("`cache_ttl` needs a cache: create the model with cache=... first")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0):
         raise ValueError(f"`cache_ttl` must be a positive number of seconds, got {ttl!r}")
-    return ttl  # type: ignore[no-any-return]
+    return ttl
 
 
 def _cache_key(model: ChatCompletionModel, params: dict[str, Any], schema: Any, parser: Any) -> str:

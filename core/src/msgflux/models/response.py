@@ -61,6 +61,10 @@ class ModelResponse(_ResponseBase):
             ``"audio_generation"`` or ``"audio_text_generation"``.
         metadata: ``usage``, ``finish_reason``, and where present ``annotations``,
             ``logprobs``, ``refusal``, ``id``.
+        provider_data: What the provider's wire format needs to find again in the next
+            request, keyed by provider name (``{"anthropic": {"content": [...]}}``: thinking
+            blocks and their signatures). Empty for most answers. The tool-call aggregator
+            of the answer carries it into the assistant message of ``get_messages()``.
     """
 
     def __init__(self) -> None:
@@ -69,6 +73,7 @@ class ModelResponse(_ResponseBase):
         self.response_type: str | None = None
         self.metadata: dotdict = dotdict()
         self.tool_calls: ToolCallAggregator | None = None
+        self.provider_data: dict[str, Any] = {}
 
     @property
     def has_reasoning(self) -> bool:
@@ -140,6 +145,7 @@ class ModelStreamResponse(_ResponseBase):
             (``"tool_call"``); a stream that sends text and then tool calls ends as
             ``"tool_call"`` with the text in ``data.content``.
         metadata: ``None`` while streaming (a completion signal); then usage, finish_reason...
+        provider_data: As for ``ModelResponse``; the provider fills it while streaming.
         first_chunk_event: Set on the first chunk of any kind.
     """
 
@@ -153,6 +159,7 @@ class ModelStreamResponse(_ResponseBase):
         self.response_type: str | None = None
         self.metadata: dotdict | None = None
         self.tool_calls: ToolCallAggregator | None = None
+        self.provider_data: dict[str, Any] = {}
         self.first_chunk_event = Signal()
         self._response_type_event = Signal()
         self._done = Signal()
@@ -303,6 +310,7 @@ class ModelStreamResponse(_ResponseBase):
             self.tool_calls.content = text or None
             if reasoning_in_tool_call and self._all_reasoning:
                 self.tool_calls.reasoning = "".join(self._all_reasoning)
+            self.tool_calls.provider_data = self.provider_data
             self.data = self.tool_calls
             self.response_type = "tool_call"
         else:

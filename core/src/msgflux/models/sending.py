@@ -51,9 +51,7 @@ def open_stream(
     """
     from msgflux.utils.retry import call_with_retry
 
-    return call_with_retry(  # type: ignore[no-any-return]
-        model, lambda: _open_once(model, params), deadline=_deadline(params)
-    )
+    return call_with_retry(model, lambda: _open_once(model, params), deadline=_deadline(params))
 
 
 async def aopen_stream(
@@ -62,9 +60,7 @@ async def aopen_stream(
     """Async ``open_stream``."""
     from msgflux.utils.retry import acall_with_retry
 
-    return await acall_with_retry(  # type: ignore[no-any-return]
-        model, _aopen_once, model, params, deadline=_deadline(params)
-    )
+    return await acall_with_retry(model, _aopen_once, model, params, deadline=_deadline(params))
 
 
 def _deadline(params: dict[str, Any]) -> float | None:
@@ -74,22 +70,29 @@ def _deadline(params: dict[str, Any]) -> float | None:
     return deadline_of(params.get("timeout"))
 
 
-def _create(model: ChatCompletionModel, params: dict[str, Any]) -> Any:
-    if model.client is None:
+def _create(model: ChatCompletionModel, params: dict[str, Any], stream: bool = False) -> Any:
+    client = model.client
+    if client is None:
         raise UnsupportedParameterError(f"provider {model.provider!r} has no sync client")
-    return model.client.chat.completions.create(**params)
+    # The neutral protocol (send/stream, any wire format) or OpenAI's (models.clients).
+    if hasattr(client, "send"):
+        return client.stream(params) if stream else client.send(params)
+    return client.chat.completions.create(**params)
 
 
-async def _acreate(model: ChatCompletionModel, params: dict[str, Any]) -> Any:
-    if model.aclient is None:
+async def _acreate(model: ChatCompletionModel, params: dict[str, Any], stream: bool = False) -> Any:
+    client = model.aclient
+    if client is None:
         raise UnsupportedParameterError(f"provider {model.provider!r} has no async client")
-    return await model.aclient.chat.completions.create(**params)
+    if hasattr(client, "send"):
+        return await (client.stream(params) if stream else client.send(params))
+    return await client.chat.completions.create(**params)
 
 
 def _open_once(
     model: ChatCompletionModel, params: dict[str, Any]
 ) -> tuple[Any, Iterator[Any], Any]:
-    stream = _create(model, params)
+    stream = _create(model, params, stream=True)
     try:
         chunks = iter(stream)
         first = next(chunks, END)
@@ -102,7 +105,7 @@ def _open_once(
 async def _aopen_once(
     model: ChatCompletionModel, params: dict[str, Any]
 ) -> tuple[Any, AsyncIterator[Any], Any]:
-    stream = await _acreate(model, params)
+    stream = await _acreate(model, params, stream=True)
     try:
         chunks = aiter(stream)
         first = await anext(chunks, END)

@@ -80,8 +80,14 @@ def _produce(
         if handle.stream is not None:
             close_quietly(handle.stream)
         response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
-        if error is None and not handle.cancelled and call.cache_key is not None:
-            model._response_cache.set(call.cache_key, response, call.cache_ttl)
+        cache = model._response_cache  # set whenever the call has a cache key
+        if (
+            error is None
+            and not handle.cancelled
+            and call.cache_key is not None
+            and cache is not None
+        ):
+            cache.set(call.cache_key, response, call.cache_ttl)
 
 
 async def astream(model: ChatCompletionModel, call: PreparedCall) -> ModelStreamResponse:
@@ -131,8 +137,14 @@ async def _aproduce(
         if handle.stream is not None:
             await aclose_quietly(handle.stream)
         response.finish(error, reasoning_in_tool_call=model.reasoning_in_tool_call)
-        if error is None and not handle.cancelled and call.cache_key is not None:
-            await model._response_cache.aset(call.cache_key, response, call.cache_ttl)
+        cache = model._response_cache  # set whenever the call has a cache key
+        if (
+            error is None
+            and not handle.cancelled
+            and call.cache_key is not None
+            and cache is not None
+        ):
+            await cache.aset(call.cache_key, response, call.cache_ttl)
 
 
 def _begin(

@@ -55,9 +55,9 @@ class AgentConfig:
                 if key not in CONFIG_KEYS:
                     raise ValueError(_unknown_key_message(key))
             merged.update(config)
-        config = cls(**merged)
-        config._validate()
-        return config
+        built = cls(**merged)
+        built._validate()
+        return built
 
     def _validate(self) -> None:
         for key in ("stream", "reasoning_in_response", "verbose", "return_messages"):

@@ -86,10 +86,10 @@ class ToolRunner:
 
     def _plan(self, aggregator: ToolCallAggregator) -> list[_Call]:
         calls = []
-        for call in aggregator.tool_calls:  # raw JSON arguments: one bad call stays one error
-            function = call["function"]
+        for raw in aggregator.tool_calls:  # raw JSON arguments: one bad call stays one error
+            function = raw["function"]
             name = function["name"]
-            calls.append(_Call(call["id"], name, function["arguments"], self._tools.get(name)))
+            calls.append(_Call(raw["id"], name, function["arguments"], self._tools.get(name)))
         for call in calls:
             self._reporter.tool_call(call.name, call.arguments)
         return calls

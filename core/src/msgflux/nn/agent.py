@@ -297,7 +297,11 @@ class Agent:
             self._reporter.response(aggregator.content)
         if turn >= self._settings.max_tool_turns:
             raise ToolTurnLimitError(
-                self.name, self._settings.max_tool_turns, aggregator.tool_calls, messages
+                # The resolved name (a str); the class attribute `name` may be None.
+                self._reporter.name,
+                self._settings.max_tool_turns,
+                aggregator.tool_calls,
+                messages,
             )
 
     def _output(self, response: Any, messages: list[dict[str, Any]]) -> Any:
@@ -318,7 +322,10 @@ class Agent:
         return output
 
     def __repr__(self) -> str:
-        tools = [tool.name for tool in self.tool_definitions.tools.values()] if self.tools else []
+        definitions = self.tool_definitions
+        tools = (
+            [tool.name for tool in definitions.tools.values()] if definitions is not None else []
+        )
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, tools={tools!r})"
 
 
@@ -351,14 +358,14 @@ def _tool_list(tools: Any) -> tuple[Any, ...]:
         raise TypeError(
             f"tools must be a list of functions (or msgflux.tools.Tool), got {type(tools).__name__}"
         )
-    tools = tuple(tools)
-    for tool in tools:
+    listed: tuple[Any, ...] = tuple(tools)
+    for tool in listed:
         if not callable(tool) and not hasattr(tool, "schema"):
             raise TypeError(
                 f"each tool must be a function, a callable object or a msgflux.tools.Tool, got "
                 f"{tool!r}"
             )
-    return tools
+    return listed
 
 
 def _initial_messages(task: Any) -> list[dict[str, Any]]:

@@ -124,7 +124,11 @@ _USAGE_FIELDS = tuple(
         (names.OUTPUT_TOKENS, ("completion_tokens", "output_tokens")),
         (
             names.CACHE_READ_TOKENS,
-            ("prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens"),
+            (
+                "prompt_tokens_details.cached_tokens",
+                "input_tokens_details.cached_tokens",
+                "cache_read_input_tokens",  # Anthropic's Messages API
+            ),
         ),
         (
             names.REASONING_TOKENS,

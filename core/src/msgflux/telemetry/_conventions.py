@@ -73,7 +73,8 @@ SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
 
-#: Request parameters (OpenAI's names, as msgflux sends them) -> their attribute.
+#: Request parameters (OpenAI's names, as msgflux sends them, and the Anthropic Messages
+#: API's where they differ) -> their attribute.
 REQUEST_PARAMETERS: Mapping[str, str] = {
     "temperature": "gen_ai.request.temperature",
     "top_p": "gen_ai.request.top_p",
@@ -84,6 +85,7 @@ REQUEST_PARAMETERS: Mapping[str, str] = {
     "presence_penalty": "gen_ai.request.presence_penalty",
     "seed": "gen_ai.request.seed",
     "stop": "gen_ai.request.stop_sequences",
+    "stop_sequences": "gen_ai.request.stop_sequences",  # the Messages API's name
     "n": "gen_ai.request.choice.count",
 }
 

@@ -361,7 +361,7 @@ def _head_bytes(
 
 def _dechunk(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
     """Decode a chunked body starting at ``pos``; None while incomplete."""
-    parts = []
+    parts: list[bytes] = []
     while True:
         eol = buf.find(b"\r\n", pos)
         if eol < 0:

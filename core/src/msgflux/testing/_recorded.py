@@ -29,7 +29,7 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._map[name.lower()]
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         """The value of ``name`` (case-insensitive), or ``default``."""
         return self._map.get(name.lower(), default)
 

@@ -88,7 +88,7 @@ def render(reply: Reply, request: Any, seq: int) -> Plan:
     if kind == "error":
         return _render_error(reply, defaults)
     if kind == "raw":
-        body = reply.body.encode() if isinstance(reply.body, str) else bytes(reply.body or b"")
+        body = _body_bytes(reply.body)
         defaults.insert(0, ("content-type", reply.content_type or "application/json"))
         return Plan(reply.status, merge_headers(defaults, reply.headers), body=body, reply=reply)
     if kind == "events":
@@ -98,6 +98,11 @@ def render(reply: Reply, request: Any, seq: int) -> Plan:
             reply.status, merge_headers(defaults, reply.headers), frames=frames, reply=reply
         )
 
+    if reply.content_blocks is not None:
+        raise ValueError(
+            "Reply.content_blocks are Messages API blocks: the OpenAI-compatible server cannot "
+            "render them (use msgflux.testing.anthropic_server.MessagesServer)"
+        )
     ctx = _Context(reply, request, seq)
     if ctx.stream:
         defaults.insert(0, ("content-type", "text/event-stream; charset=utf-8"))
@@ -120,14 +125,21 @@ def _render_error(reply: Reply, defaults: list[tuple[str, str]]) -> Plan:
             reply.error_code,
             reply.error_param,
         )
-    elif isinstance(reply.body, bytes):
-        body = reply.body
-    elif isinstance(reply.body, str):
-        body = reply.body.encode()
     else:
-        body = _encode(reply.body)
+        body = _body_bytes(reply.body)
     defaults.insert(0, ("content-type", reply.content_type or "application/json"))
     return Plan(reply.status, merge_headers(defaults, reply.headers), body=body, reply=reply)
+
+
+def _body_bytes(body: bytes | str | Mapping[str, Any] | None) -> bytes:
+    """A reply's ``body`` as sent: bytes verbatim, str UTF-8 encoded, a mapping as JSON."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return _encode(body)
 
 
 def _raw_event(event: Any) -> bytes:
@@ -245,7 +257,7 @@ def _chunks(reply: Reply, ctx: _Context) -> list[dict[str, Any]]:
     per_piece = entries is not None and len(entries) == len(pieces)
     for i, piece in enumerate(pieces):
         logprobs = None
-        if per_piece:
+        if entries is not None and per_piece:
             logprobs = {"content": [entries[i]], "refusal": None}
         elif entries is not None and i == len(pieces) - 1:
             logprobs = {"content": entries, "refusal": None}
@@ -287,8 +299,8 @@ def _content_pieces(reply: Reply) -> list[str]:
     entries = reply.logprobs
     # Let explicit logprob tokens decide the split, so that each chunk carries its own token.
     if isinstance(entries, Sequence) and not isinstance(entries, str):
-        tokens = [e.get("token") for e in entries]
-        if all(isinstance(t, str) for t in tokens) and "".join(tokens) == content:
+        tokens = [token for e in entries if isinstance(token := e.get("token"), str)]
+        if len(tokens) == len(entries) and "".join(tokens) == content:
             return tokens
     return split_words(content)
 
@@ -323,7 +335,7 @@ def _usage(reply: Reply, ctx: _Context) -> dict[str, Any] | None:
         if reply.refusal:
             completion += len(reply.refusal.split())
         prompt = _prompt_words(ctx.request)
-        out = {
+        out: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
@@ -334,16 +346,16 @@ def _usage(reply: Reply, ctx: _Context) -> dict[str, Any] | None:
     if not isinstance(usage, Usage):
         return dict(usage)
     total = usage.total_tokens
-    out = {
+    counts: dict[str, Any] = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens if total is None else total,
     }
     if usage.reasoning_tokens is not None:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+        counts["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
     if usage.cached_tokens is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    return out
+        counts["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    return counts
 
 
 def _prompt_words(request: dict[str, Any]) -> int:
@@ -389,7 +401,9 @@ def _tool_fragments(reply: Reply, ctx: _Context) -> list[dict[str, Any]]:
         call_id = _call_id(call, index, ctx)
         pieces = _argument_pieces(call)
 
-        def head(arguments: str, index: int = index, call_id: str = call_id, name: str = call.name):
+        def head(
+            arguments: str, index: int = index, call_id: str = call_id, name: str = call.name
+        ) -> dict[str, Any]:
             return {
                 "index": index,
                 "id": call_id,
@@ -417,7 +431,7 @@ def _tool_fragments(reply: Reply, ctx: _Context) -> list[dict[str, Any]]:
 
     if not reply.interleave_tool_calls:
         return [fragment for fragments in per_call for fragment in fragments]
-    out = []
+    out: list[dict[str, Any]] = []
     for step in range(max((len(f) for f in per_call), default=0)):
         out.extend(fragments[step] for fragments in per_call if step < len(fragments))
     return out

@@ -32,7 +32,9 @@ class Usage:
         completion_tokens: ``usage.completion_tokens``.
         total_tokens: ``usage.total_tokens``; defaults to the sum of the two above.
         reasoning_tokens: When set, sent as ``completion_tokens_details.reasoning_tokens``.
-        cached_tokens: When set, sent as ``prompt_tokens_details.cached_tokens``.
+        cached_tokens: When set, sent as ``prompt_tokens_details.cached_tokens``
+            (the Messages API server: ``cache_read_input_tokens``).
+        cache_write_tokens: The Messages API server only: ``cache_creation_input_tokens``.
     """
 
     prompt_tokens: int = 0
@@ -40,6 +42,7 @@ class Usage:
     total_tokens: int | None = None
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,6 +129,10 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
             only when the request set ``stream_options.include_usage``), ``"finish"`` (always,
             on the chunk with ``finish_reason``) or ``"x_groq"`` (always, as
             ``x_groq.usage`` on that chunk, as Groq does).
+        content_blocks: Messages API server only: the assistant's content blocks, sent
+            verbatim and in order (``thinking`` with its ``signature``,
+            ``redacted_thinking``, ``text``, ``tool_use``...) instead of blocks built from
+            ``reasoning``, ``content`` and ``tool_calls``; streamed block by block.
         extra: Extra top-level fields merged into the body and into every chunk.
         message_extra: Extra fields merged into ``message`` (streaming: into the first delta).
         error_message: ``error.message`` of an error reply.
@@ -179,6 +186,7 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
     finish_reason: str | None = None
     usage: Usage | Mapping[str, Any] | Literal["auto"] | None = "auto"
     usage_location: UsageLocation = "chunk"
+    content_blocks: Sequence[Mapping[str, Any]] | None = None
     extra: Mapping[str, Any] | None = None
     message_extra: Mapping[str, Any] | None = None
 

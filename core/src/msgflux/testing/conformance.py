@@ -2,8 +2,10 @@
 
 Subclass :class:`ProviderConformance` in your plugin's tests, name the provider and a model,
 and pytest collects about forty tests that drive your provider through the public API
-against the loopback OpenAI-compatible server (``msgflux.testing.server``): text, async,
-streaming, reasoning, tool calls, structured output, usage, provider errors and bad input::
+against a loopback server (by default the OpenAI-compatible ``msgflux.testing.server``; a
+provider with its own wire format names its own, e.g. ``msgflux.testing.anthropic_server``):
+text, async, streaming, reasoning, tool calls, structured output, usage, provider errors and
+bad input::
 
     # tests/test_conformance.py of msgflux-groq
     from msgflux.testing.conformance import ProviderConformance
@@ -16,9 +18,17 @@ streaming, reasoning, tool calls, structured output, usage, provider errors and 
 
 The tests use the ``loopback_server`` fixture: enable it with
 ``-p msgflux.testing.pytest_plugin`` (or ``pytest_plugins = ["msgflux.testing.pytest_plugin"]``
-in a ``conftest.py``).
+in a ``conftest.py``). The suite overrides it with a started ``server_class``.
+
+The suite is wire-format neutral: it scripts answers with the ``Reply`` vocabulary (text,
+reasoning, tool calls, usage, errors, streams), which every loopback server renders in its
+own wire format, and it checks requests through ``assert_*`` methods whose defaults are
+OpenAI's shapes. The OpenAI-wire quirk tests skip for providers without OpenAI quirks.
 
 What a subclass can set:
+
+- ``server_class``: the loopback server of the provider's wire format (a ``LoopbackServer``
+  subclass, e.g. ``MessagesServer``).
 
 - ``unsupported``: capabilities the provider does not declare. Each feature test then
   asserts that asking for the feature fails clearly (``UnsupportedParameterError``, nothing
@@ -28,16 +38,17 @@ What a subclass can set:
 - ``plain_request_extras``: the JSON fields the provider adds to every request (the plain
   call is asserted exactly).
 - ``make_model(server, **options)``: how a model is built (extra options, env vars...).
-- ``assert_*_request`` methods: what the provider's request looks like for plain calls,
-  streams, tools, structured output and text parts (the defaults are OpenAI's shapes), and
-  ``check_request(request, case)`` for anything else, called after every exchange.
+- ``assert_*`` methods: what the provider's request looks like (path and key, plain
+  calls, history, streams, tools, tool results, structured output, text parts) and how it
+  reports usage (the defaults are OpenAI's shapes), and ``check_request(request, case)`` for
+  anything else, called after every exchange.
 - ``transports``: the values of the provider's ``transport`` option to run every test with.
   ``TRANSPORTS`` below is the one place that lists them for OpenAI-compatible providers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import msgspec
@@ -162,6 +173,7 @@ class ProviderConformance:
         transports: ``transport`` option values to run every test with; ``None`` means
             ``TRANSPORTS`` when the provider declares a ``transport`` option, else one
             run without it.
+        server_class: The loopback server speaking the provider's wire format.
     """
 
     provider: ClassVar[str]
@@ -172,10 +184,11 @@ class ProviderConformance:
     stream_usage_location: ClassVar[str] = "chunk"
     plain_request_extras: ClassVar[Mapping[str, Any]] = {}
     transports: ClassVar[tuple[str, ...] | None] = None
+    server_class: ClassVar[type[LoopbackServer]] = LoopbackServer
 
     # -- customisation points --------------------------------------------------------------
 
-    def make_model(self, server: LoopbackServer, **options: Any) -> Any:
+    def make_model(self, server: LoopbackServer, **options: Any) -> mf.ChatCompletionModel:
         """Build the model under test, pointed at ``server``.
 
         Override to add provider options or env vars; keep passing ``**options`` through.
@@ -193,6 +206,36 @@ class ProviderConformance:
         ``"tools"``, ``"stream_tools"``, ``"structured"``, ``"logprobs"``, ``"audio"``,
         ``"web_search"``, ``"usage"``.
         """
+
+    def assert_request_basics(self, request: RecordedRequest) -> None:
+        """Every request: OpenAI's path, and the key as a bearer token."""
+        assert request.method == "POST" and request.path.endswith("/chat/completions")
+        if self.api_key is not None:
+            assert request.headers["authorization"] == f"Bearer {self.api_key}"
+
+    def assert_history_request(
+        self, body: Mapping[str, Any], system: str, history: list[dict[str, Any]]
+    ) -> None:
+        """The system prompt first, then the history, in order."""
+        assert body["messages"] == [{"role": "system", "content": system}, *history]
+
+    def assert_tool_result_request(
+        self, body: Mapping[str, Any], call_id: str, result: str
+    ) -> None:
+        """The tool round trip: the assistant's call, then the call's result."""
+        sent = body["messages"]
+        assert sent[-1] == {"role": "tool", "tool_call_id": call_id, "content": result}
+        assert sent[-2]["role"] == "assistant"
+        assert sent[-2]["tool_calls"][0]["id"] == call_id
+
+    def assert_usage(
+        self, usage: Mapping[str, Any], prompt: int, completion: int, reasoning: int | None
+    ) -> None:
+        """Usage in OpenAI's names (``reasoning``: the reasoning tokens scripted, if any)."""
+        counts = (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"])
+        assert counts == (prompt, completion, prompt + completion), usage
+        if reasoning is not None:
+            assert usage["completion_tokens_details"]["reasoning_tokens"] == reasoning
 
     def assert_plain_request(self, body: Mapping[str, Any], messages: list[dict[str, Any]]) -> None:
         """A plain call sends the model, the messages and ``plain_request_extras``, nothing else."""
@@ -242,14 +285,22 @@ class ProviderConformance:
         declares = any("transport" in spec.options for spec in provider_chain(self.provider))
         return TRANSPORTS if declares else (None,)
 
+    @pytest.fixture
+    def loopback_server(self) -> Any:
+        """A started ``server_class`` (stopped, connections closed, after the test)."""
+        with self.server_class() as server:
+            yield server
+
     @pytest.fixture(autouse=True)
-    def _close_models(self) -> Any:
-        self._models: list[Any] = []
+    def _close_models(self) -> Iterator[None]:
+        self._models: list[mf.ChatCompletionModel] = []
         yield
         for model in self._models:
             model.close()
 
-    def _model(self, server: LoopbackServer, transport: str | None, **options: Any) -> Any:
+    def _model(
+        self, server: LoopbackServer, transport: str | None, **options: Any
+    ) -> mf.ChatCompletionModel:
         if transport is not None:
             options["transport"] = transport
         model = self.make_model(server, **options)
@@ -258,13 +309,12 @@ class ProviderConformance:
 
     def _last(self, server: LoopbackServer, case: str) -> dict[str, Any]:
         request = server.last_request
-        assert request.method == "POST" and request.path.endswith("/chat/completions")
-        if self.api_key is not None:
-            assert request.headers["authorization"] == f"Bearer {self.api_key}"
+        self.assert_request_basics(request)
         assert request.json["model"] == self.model_id
         self.check_request(request, case)
         assert not server.errors, server.errors
-        return request.json
+        body: dict[str, Any] = request.json
+        return body
 
     def _refused(self, capability: str, server: LoopbackServer, call: Callable[[], Any]) -> bool:
         """If ``capability`` is unsupported, assert ``call`` fails clearly and sends nothing."""
@@ -279,7 +329,9 @@ class ProviderConformance:
 
     # -- declaration -------------------------------------------------------------------------
 
-    def test_declared_capabilities_match(self, loopback_server, transport):
+    def test_declared_capabilities_match(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         assert self.unsupported.isdisjoint(model.supports), (
             f"{self.provider} declares {sorted(self.unsupported & model.supports)} "
@@ -291,7 +343,7 @@ class ProviderConformance:
 
     # -- text ---------------------------------------------------------------------------------
 
-    def test_plain_text_call(self, loopback_server, transport):
+    def test_plain_text_call(self, loopback_server: LoopbackServer, transport: str | None) -> None:
         model = self._model(loopback_server, transport)
         loopback_server.enqueue(Reply.text("Hello there"))
         response = model("Hello")
@@ -301,7 +353,9 @@ class ProviderConformance:
         body = self._last(loopback_server, "text")
         self.assert_plain_request(body, [{"role": "user", "content": "Hello"}])
 
-    def test_system_prompt_and_history_are_sent_in_order(self, loopback_server, transport):
+    def test_system_prompt_and_history_are_sent_in_order(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         history = [
             {"role": "user", "content": "Hi"},
@@ -310,15 +364,23 @@ class ProviderConformance:
         ]
         model(history, system_prompt="Be brief.")
         body = self._last(loopback_server, "text")
-        assert body["messages"] == [{"role": "system", "content": "Be brief."}, *history]
+        self.assert_history_request(body, "Be brief.", history)
 
-    def test_falsy_generation_values_are_sent(self, loopback_server, transport):
+    def test_falsy_generation_values_are_sent(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
-        model("q", temperature=0, top_p=0, seed=0)
+        refused = model.quirks.refused or {}
+        values: dict[str, Any] = {
+            name: 0 for name in ("temperature", "top_p", "seed") if name not in refused
+        }
+        model("q", **values)
         body = self._last(loopback_server, "text")
-        assert (body["temperature"], body["top_p"], body["seed"]) == (0, 0, 0)
+        assert {name: body[name] for name in values} == values
 
-    async def test_async_text_call(self, loopback_server, transport):
+    async def test_async_text_call(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         loopback_server.enqueue(Reply.text("async answer"))
         response = await model.acall("Hello")
@@ -327,9 +389,14 @@ class ProviderConformance:
 
     # -- streaming ----------------------------------------------------------------------------
 
-    def test_stream_sync_iteration(self, loopback_server, transport):
+    def test_stream_sync_iteration(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
-        stream = lambda: model("q", stream=True)  # noqa: E731
+
+        def stream() -> mf.ModelStreamResponse:
+            return model("q", stream=True)
+
         if self._refused("streaming", loopback_server, stream):
             return
         loopback_server.enqueue(Reply.text("one two three", chunks=["one", " two", " three"]))
@@ -338,7 +405,9 @@ class ProviderConformance:
         assert response.data == "one two three" and response.response_type == "text_generation"
         self.assert_stream_request(self._last(loopback_server, "stream"))
 
-    async def test_stream_async_consume(self, loopback_server, transport):
+    async def test_stream_async_consume(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported:
             with pytest.raises(UnsupportedParameterError):
@@ -354,8 +423,8 @@ class ProviderConformance:
         "reasoning_first", [True, False], ids=["reasoning-first", "content-first"]
     )
     async def test_stream_reasoning_and_content_in_either_order(
-        self, loopback_server, transport, reasoning_first
-    ):
+        self, loopback_server: LoopbackServer, transport: str | None, reasoning_first: bool
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported:
             return  # refused by test_stream_sync_iteration
@@ -377,7 +446,9 @@ class ProviderConformance:
         assert response.reasoning == "2 plus 2 is 4" and response.has_reasoning
         self._last(loopback_server, "stream")
 
-    def test_stream_reasoning_sync_iteration(self, loopback_server, transport):
+    def test_stream_reasoning_sync_iteration(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported:
             return  # refused by test_stream_sync_iteration
@@ -390,7 +461,9 @@ class ProviderConformance:
 
     # -- reasoning ----------------------------------------------------------------------------
 
-    def test_reasoning_is_kept_apart_from_the_answer(self, loopback_server, transport):
+    def test_reasoning_is_kept_apart_from_the_answer(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         for field in self.reasoning_fields:
             loopback_server.enqueue(
@@ -401,7 +474,9 @@ class ProviderConformance:
             assert response.reasoning == "15*7=105, +3=108", field
             self._last(loopback_server, "reasoning")
 
-    def test_return_reasoning_false_drops_the_trace(self, loopback_server, transport):
+    def test_return_reasoning_false_drops_the_trace(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport, return_reasoning=False)
         loopback_server.enqueue(
             Reply.text("108", reasoning="secret", reasoning_field=self.reasoning_fields[0])
@@ -411,9 +486,12 @@ class ProviderConformance:
 
     # -- tool calls ---------------------------------------------------------------------------
 
-    def test_single_tool_call(self, loopback_server, transport):
+    def test_single_tool_call(self, loopback_server: LoopbackServer, transport: str | None) -> None:
         model = self._model(loopback_server, transport)
-        call = lambda: model("Weather in Paris?", tool_definitions=_tools("get_weather"))  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("Weather in Paris?", tool_definitions=_tools("get_weather"))
+
         if self._refused("tools", loopback_server, call):
             return
         loopback_server.enqueue(Reply.calls(ToolCall("get_weather", {"city": "Paris"}, id="c1")))
@@ -427,9 +505,14 @@ class ProviderConformance:
             body, TOOLS, {"type": "function", "function": {"name": "get_weather"}}
         )
 
-    def test_parallel_tool_calls_with_text(self, loopback_server, transport):
+    def test_parallel_tool_calls_with_text(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
-        call = lambda: model("Paris weather and UTC time?", tool_definitions=_tools())  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("Paris weather and UTC time?", tool_definitions=_tools())
+
         if self._refused("tools", loopback_server, call):
             return
         loopback_server.enqueue(
@@ -449,12 +532,15 @@ class ProviderConformance:
 
     @pytest.mark.parametrize("ids", ["first", "every", "late"])
     def test_streamed_parallel_tool_calls_with_interleaved_fragments(
-        self, loopback_server, transport, ids
-    ):
+        self, loopback_server: LoopbackServer, transport: str | None, ids: str
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported:
             return  # refused by test_stream_sync_iteration
-        call = lambda: model("q", stream=True, tool_definitions=_tools())  # noqa: E731
+
+        def call() -> mf.ModelStreamResponse:
+            return model("q", stream=True, tool_definitions=_tools())
+
         if self._refused("tools", loopback_server, call):
             return
         loopback_server.enqueue(
@@ -480,7 +566,9 @@ class ProviderConformance:
         self.assert_stream_request(body)
         self.assert_tools_request(body, TOOLS, "auto")
 
-    async def test_streamed_text_then_tool_call_keeps_both(self, loopback_server, transport):
+    async def test_streamed_text_then_tool_call_keeps_both(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported or "tools" in self.unsupported:
             return  # refused by the tests above
@@ -493,7 +581,9 @@ class ProviderConformance:
         assert aggregator.content == "Let me check."
         assert aggregator.get_calls() == [_call("get_time", {"tz": "UTC"}, "c9")]
 
-    def test_tool_results_round_trip(self, loopback_server, transport):
+    def test_tool_results_round_trip(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "tools" in self.unsupported:
             return  # refused by test_single_tool_call
@@ -509,16 +599,18 @@ class ProviderConformance:
         assert model(messages, tool_definitions=tools).consume() == "It is sunny in Paris."
         body = self._last(loopback_server, "tools")
         self.assert_tools_request(body, TOOLS, "auto")
-        sent = body["messages"]
-        assert sent[-1] == {"role": "tool", "tool_call_id": "c1", "content": "sunny, 21 C"}
-        assert sent[-2]["role"] == "assistant"
-        assert sent[-2]["tool_calls"][0]["id"] == "c1"
+        self.assert_tool_result_request(body, "c1", "sunny, 21 C")
 
     # -- structured output --------------------------------------------------------------------
 
-    def test_structured_output(self, loopback_server, transport):
+    def test_structured_output(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
-        call = lambda: model("How heavy?", generation_schema=Answer)  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("How heavy?", generation_schema=Answer)
+
         if self._refused("structured_output", loopback_server, call):
             return
         loopback_server.enqueue(Reply.text('{"value": 3, "unit": "kg"}'))
@@ -529,8 +621,8 @@ class ProviderConformance:
         self.assert_structured_request(self._last(loopback_server, "structured"), "Answer")
 
     def test_structured_output_that_does_not_fit_keeps_the_raw_text(
-        self, loopback_server, transport
-    ):
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "structured_output" in self.unsupported:
             return  # refused by test_structured_output
@@ -541,9 +633,12 @@ class ProviderConformance:
 
     # -- optional capabilities ----------------------------------------------------------------
 
-    def test_logprobs(self, loopback_server, transport):
+    def test_logprobs(self, loopback_server: LoopbackServer, transport: str | None) -> None:
         model = self._model(loopback_server, transport)
-        call = lambda: model("q", logprobs=True)  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("q", logprobs=True)
+
         if self._refused("logprobs", loopback_server, call):
             return
         loopback_server.enqueue(Reply.text("a b", logprobs=True))
@@ -551,10 +646,13 @@ class ProviderConformance:
         assert [entry["token"] for entry in response.metadata.logprobs["content"]] == ["a", " b"]
         assert self._last(loopback_server, "logprobs")["logprobs"] is True
 
-    def test_audio_output(self, loopback_server, transport):
+    def test_audio_output(self, loopback_server: LoopbackServer, transport: str | None) -> None:
         model = self._model(loopback_server, transport)
         options = REFUSABLE["audio_output"]
-        call = lambda: model("say hi", **options)  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("say hi", stream=False, **options)
+
         if self._refused("audio_output", loopback_server, call):
             return
         loopback_server.enqueue(Reply.text(None, audio=Audio(transcript="hi", data=b"\x01\x02")))
@@ -562,10 +660,13 @@ class ProviderConformance:
         assert response.data.audio == b"\x01\x02" and response.data.text == "hi"
         self._last(loopback_server, "audio")
 
-    def test_web_search(self, loopback_server, transport):
+    def test_web_search(self, loopback_server: LoopbackServer, transport: str | None) -> None:
         model = self._model(loopback_server, transport)
         options = REFUSABLE["web_search"]
-        call = lambda: model("news?", **options)  # noqa: E731
+
+        def call() -> mf.ModelResponse:
+            return model("news?", stream=False, **options)
+
         if self._refused("web_search", loopback_server, call):
             return
         citation = {
@@ -580,17 +681,19 @@ class ProviderConformance:
 
     # -- usage --------------------------------------------------------------------------------
 
-    def test_usage_in_metadata(self, loopback_server, transport):
+    def test_usage_in_metadata(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         loopback_server.enqueue(Reply.text("ok", usage=Usage(11, 2, reasoning_tokens=1)))
         response = model("q")
-        usage = response.metadata.usage
-        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (11, 2, 13)
-        assert usage.completion_tokens_details.reasoning_tokens == 1
+        self.assert_usage(response.metadata.usage, 11, 2, 1)
         assert response.metadata.finish_reason == "stop"
         self._last(loopback_server, "usage")
 
-    def test_streamed_usage_in_metadata(self, loopback_server, transport):
+    def test_streamed_usage_in_metadata(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         if "streaming" in self.unsupported:
             return  # refused by test_stream_sync_iteration
@@ -599,13 +702,10 @@ class ProviderConformance:
         )
         response = model("q", stream=True)
         assert "".join(response) == "ok then"
-        usage = response.metadata.usage
-        assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
-            7,
-            3,
-            10,
-        )
-        assert response.metadata.finish_reason == "stop"
+        metadata = response.metadata
+        assert metadata is not None  # set once the stream has ended
+        self.assert_usage(metadata.usage, 7, 3, None)
+        assert metadata.finish_reason == "stop"
         self.assert_stream_request(self._last(loopback_server, "usage"))
 
     # -- provider errors ----------------------------------------------------------------------
@@ -621,7 +721,13 @@ class ProviderConformance:
             (500, mf.ProviderError),
         ],
     )
-    def test_provider_errors_are_mapped(self, loopback_server, transport, status, error_type):
+    def test_provider_errors_are_mapped(
+        self,
+        loopback_server: LoopbackServer,
+        transport: str | None,
+        status: int,
+        error_type: type[mf.ProviderError],
+    ) -> None:
         model = self._model(loopback_server, transport, retry=False)
         loopback_server.enqueue(
             Reply.error(status, "the provider says no", headers={"x-request-id": "req_7"})
@@ -633,7 +739,9 @@ class ProviderConformance:
         assert "the provider says no" in str(error) and error.request_id == "req_7"
         assert len(loopback_server.requests) == 1
 
-    def test_rate_limit_without_retry_fails_at_once(self, loopback_server, transport):
+    def test_rate_limit_without_retry_fails_at_once(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport, retry=False)
         loopback_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "7"}))
         with pytest.raises(mf.RateLimitError) as caught:
@@ -642,8 +750,8 @@ class ProviderConformance:
         assert len(loopback_server.requests) == 1
 
     def test_rate_limit_is_retried_after_the_wait_the_provider_asks(
-        self, loopback_server, transport
-    ):
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         loopback_server.enqueue(
             Reply.error(429, "slow down", headers={"Retry-After": "0"}), Reply.text("finally")
@@ -651,7 +759,9 @@ class ProviderConformance:
         assert model("q").consume() == "finally"
         assert len(loopback_server.requests) == 2
 
-    def test_rate_limit_gives_up_after_the_last_attempt(self, loopback_server, transport):
+    def test_rate_limit_gives_up_after_the_last_attempt(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport, retry={"max_attempts": 2})
         for _ in range(2):
             loopback_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "0"}))
@@ -660,8 +770,8 @@ class ProviderConformance:
         assert len(loopback_server.requests) == 2
 
     def test_stream_that_fails_before_its_first_chunk_raises_at_the_call(
-        self, loopback_server, transport
-    ):
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport, retry=False)
         if "streaming" in self.unsupported:
             return
@@ -672,8 +782,11 @@ class ProviderConformance:
     # -- declared facts: ProviderSpec and Quirks, each checked on the wire -----------------------
 
     def test_key_and_url_come_from_the_providers_own_env_vars(
-        self, loopback_server, transport, monkeypatch
-    ):
+        self,
+        loopback_server: LoopbackServer,
+        transport: str | None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         *bases, spec = mf.plugins.provider_chain(self.provider)
         for name in spec.api_key_env:
             monkeypatch.delenv(name, raising=False)
@@ -696,7 +809,9 @@ class ProviderConformance:
         assert "sk-a-base-providers-key" not in repr(loopback_server.last_request.headers)
         assert "key-from-env" in repr(loopback_server.last_request.headers)
 
-    def test_refused_parameters_fail_before_anything_is_sent(self, loopback_server, transport):
+    def test_refused_parameters_fail_before_anything_is_sent(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         refused = model.quirks.refused or {}
         for name in refused:
@@ -705,7 +820,9 @@ class ProviderConformance:
             assert self.provider in str(caught.value) and name in str(caught.value)
         assert loopback_server.requests == []
 
-    def test_reasoning_efforts_as_declared(self, loopback_server, transport):
+    def test_reasoning_efforts_as_declared(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         declared = model.quirks.reasoning_efforts
         if declared is None:
@@ -720,7 +837,9 @@ class ProviderConformance:
                 model("q", reasoning_effort=effort)
             assert len(loopback_server.requests) == sent_before, effort
 
-    def test_max_tokens_goes_under_the_declared_field(self, loopback_server, transport):
+    def test_max_tokens_goes_under_the_declared_field(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         field = self._openai_quirk(model, "max_tokens_field")
         model("q", max_tokens=16)
@@ -728,7 +847,9 @@ class ProviderConformance:
         other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
         assert body[field] == 16 and other not in body
 
-    def test_tool_strict_as_declared(self, loopback_server, transport):
+    def test_tool_strict_as_declared(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         keeps_strict = self._openai_quirk(model, "tool_strict")
         if "tools" in self.unsupported:
@@ -743,7 +864,9 @@ class ProviderConformance:
         ] * len(TOOLS)
         assert strict[0]["function"]["strict"] is True  # the caller's schemas keep it
 
-    def test_text_parts_as_declared(self, loopback_server, transport):
+    def test_text_parts_as_declared(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         joins = self._openai_quirk(model, "text_content_only")
         parts = [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]
@@ -751,7 +874,9 @@ class ProviderConformance:
         content = self._last(loopback_server, "text")["messages"][0]["content"]
         self.assert_text_parts_request(content, parts, joins)
 
-    def test_images_as_declared(self, loopback_server, transport):
+    def test_images_as_declared(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         remote = self._openai_quirk(model, "remote_images")
         url = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
@@ -770,7 +895,9 @@ class ProviderConformance:
         with pytest.raises(UnsupportedParameterError, match=r"messages\[0\].*example.com"):
             model([{"role": "user", "content": [url]}])
 
-    def test_think_tags_as_declared(self, loopback_server, transport):
+    def test_think_tags_as_declared(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         splits = self._openai_quirk(model, "think_tags")
         text = "<think>\n15*7=105\n</think>\n\n108"
@@ -787,7 +914,7 @@ class ProviderConformance:
         streamed = model("q", stream=True)
         assert ("".join(streamed), streamed.reasoning) == ("108", "15*7=105")
 
-    def _openai_quirk(self, model: Any, name: str) -> Any:
+    def _openai_quirk(self, model: mf.ChatCompletionModel, name: str) -> Any:
         """A quirk the OpenAI wire format applies; skip for providers of another wire format."""
         value = getattr(model.quirks, name)
         if value is None:
@@ -796,17 +923,23 @@ class ProviderConformance:
 
     # -- bad input ----------------------------------------------------------------------------
 
-    def test_unknown_model_keyword_is_a_type_error(self, loopback_server, transport):
+    def test_unknown_model_keyword_is_a_type_error(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         with pytest.raises(TypeError, match="temperature"):
             self._model(loopback_server, transport, temprature=0.2)
 
-    def test_unknown_call_keyword_is_a_type_error(self, loopback_server, transport):
+    def test_unknown_call_keyword_is_a_type_error(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         with pytest.raises(TypeError, match="system_prompt"):
             model("q", system_promt="x")
         assert loopback_server.requests == []
 
-    def test_caller_data_is_not_mutated(self, loopback_server, transport):
+    def test_caller_data_is_not_mutated(
+        self, loopback_server: LoopbackServer, transport: str | None
+    ) -> None:
         model = self._model(loopback_server, transport)
         messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
         extra_body = {"custom": {"nested": [1]}}

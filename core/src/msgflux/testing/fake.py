@@ -96,6 +96,8 @@ def _example(schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> An
     if kind == "object":
         properties = schema.get("properties", {})
         return {name: _example(sub, defs, depth + 1) for name, sub in properties.items()}
+    if not isinstance(kind, str):
+        return None  # no type (or only "null"): the simplest value is null
     return {"array": [], "string": "", "integer": 0, "number": 0.0, "boolean": False}.get(kind)
 
 

@@ -313,11 +313,12 @@ class LoopbackServer:
             reply = self._queue.popleft() if self._queue else None
         if reply is None and self._handler is not None:
             try:
-                reply = self._handler(request)
+                handled = self._handler(request)
             except Exception as exc:
                 return self._failed(exc)
-            if inspect.isawaitable(reply):
-                return self._await_handler(reply, request, seq)
+            if inspect.isawaitable(handled):
+                return self._await_handler(handled, request, seq)
+            reply = handled
         return self._render(reply, request, seq)
 
     async def _await_handler(

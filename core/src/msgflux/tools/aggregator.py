@@ -51,11 +51,16 @@ class ToolCallAggregator:
     Attributes:
         content: Assistant text that came with the calls (the pipeline sets it).
         reasoning: See above; may be set after construction (streams learn it at the end).
+        provider_data: Opaque data the provider's wire format needs in the next request,
+            keyed by provider name (Anthropic's thinking blocks with their signatures); the
+            pipeline sets it. :meth:`get_messages` puts it on the assistant message as
+            ``"provider_data"``; a request to another provider never carries it.
     """
 
     def __init__(self, reasoning: str | None = None) -> None:
         self.reasoning = reasoning
         self.content: str | None = None
+        self.provider_data: dict[str, Any] = {}
         self._calls: list[_Call] = []
         self._by_index: dict[int, _Call] = {}
         self._results: dict[str, Any] = {}
@@ -94,9 +99,9 @@ class ToolCallAggregator:
     def _slot(self, index: int | None, call_id: str | None) -> _Call:
         if index is None:
             if call_id is not None:
-                for call in self._calls:
-                    if call.id == call_id:
-                        return call
+                for known in self._calls:
+                    if known.id == call_id:
+                        return known
                 index = max(self._by_index, default=-1) + 1
             elif self._calls:
                 return self._calls[-1]
@@ -254,7 +259,8 @@ class ToolCallAggregator:
         """The messages to append to the conversation for the next model call.
 
         Returns:
-            The assistant message with the calls (``arguments`` as JSON text), then one
+            The assistant message with the calls (``arguments`` as JSON text) and, when the
+            provider left any, its ``provider_data`` (a copy), then one
             ``{"role": "tool", "tool_call_id", "content"}`` per call, in order. A ``str``
             result is sent as it is; any other result is JSON-encoded (values JSON cannot
             hold are written with ``str()``).
@@ -284,6 +290,11 @@ class ToolCallAggregator:
                 ],
             }
         ]
+        if self.provider_data:
+            # A deep copy: the caller's history must not share (and so alter) ours.
+            messages[0]["provider_data"] = msgspec.json.decode(
+                msgspec.json.encode(self.provider_data)
+            )
         for call in calls:
             result = self._results[call.id]  # type: ignore[index]
             text = result if isinstance(result, str) else _encode(result).decode()

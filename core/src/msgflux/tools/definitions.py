@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -148,7 +148,7 @@ class ToolDefinitions:
     def __len__(self) -> int:
         return len(self._names)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.schemas)
 
     # -- the request --------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def _normalize_choice(
         return choice
     if isinstance(choice, Mapping):
         try:
-            formed = msgspec.json.decode(msgspec.json.encode(choice))
+            formed: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(choice))
         except TypeError as exc:
             raise ValueError(f"tool choice must be JSON data: {exc}") from None
         if formed.get("type") == "function":

@@ -139,7 +139,8 @@ class Tool:
     @property
     def parameters(self) -> dict[str, Any]:
         """The JSON Schema of the parameters (a fresh copy)."""
-        return msgspec.json.decode(msgspec.json.encode(self._parameters))
+        schema: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self._parameters))
+        return schema
 
     @property
     def schema(self) -> dict[str, Any]:

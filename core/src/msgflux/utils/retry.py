@@ -300,12 +300,20 @@ class _Stop(tenacity.stop.stop_base):
 
 
 class _StopAtDeadline(tenacity.stop.stop_base):
-    """The call's total deadline: the next attempt would start (after its wait) past it."""
+    """The policy's own stop condition, or the call's total deadline: the next attempt would
+    start (after its wait) past it.
 
-    def __init__(self, deadline: float) -> None:
+    Wraps ``stop`` rather than ``stop | self``: tenacity accepts a plain callable as ``stop``,
+    and a callable has no ``|``.
+    """
+
+    def __init__(self, deadline: float, stop: Callable[[tenacity.RetryCallState], bool]) -> None:
         self.deadline = deadline
+        self.stop = stop
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if self.stop(retry_state):
+            return True
         return time.monotonic() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
 
 
@@ -314,7 +322,7 @@ def _with_deadline(
 ) -> tenacity.BaseRetrying | None:
     if retrying is None or deadline is None:
         return retrying
-    return retrying.copy(stop=retrying.stop | _StopAtDeadline(deadline))
+    return retrying.copy(stop=_StopAtDeadline(deadline, retrying.stop))
 
 
 def _should_retry(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCallState], bool]:
@@ -325,7 +333,7 @@ def _should_retry(settings: Mapping[str, float]) -> Callable[[tenacity.RetryCall
         if outcome is None or not outcome.failed:
             return False
         error = outcome.exception()
-        if not is_retryable(error):
+        if error is None or not is_retryable(error):
             return False
         after = _retry_after(error)
         return after is None or after <= cap

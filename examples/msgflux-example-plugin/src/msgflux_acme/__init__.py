@@ -27,10 +27,16 @@ response.reasoning    # Acme's `thoughts`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux import hookimpl
 from msgflux.providers import ProviderOption, ProviderSpec, Quirks
+
+# The hooks' argument types (msgflux/hookspecs.py), for type checkers only: with
+# `from __future__ import annotations` the hints are never evaluated, so importing the
+# plugin (which `import msgflux` does) loads nothing more for them.
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["PROVIDER", "SAFETY_MODES"]
 
@@ -64,7 +70,7 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def adapt_params(model: Any, params: dict[str, Any]) -> dict[str, Any]:
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     # Runs after openai's adapt_params, on the request it produced.
     # extra_body may be shared with the caller or the model: build a new dict.
     extra_body = dict(params.get("extra_body") or {})

@@ -8,9 +8,12 @@ documentation): "OpenAI Compatibility" (fields Groq answers with a 400) and "Rea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import UnsupportedParameterError
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = [
     "MODEL_FAMILIES",
@@ -27,9 +30,9 @@ MODEL_FAMILIES = ("auto", "gpt-oss", "qwen3", "other")
 _GPT_OSS_EFFORTS = ("low", "medium", "high")
 
 
-def model_family(model: Any) -> str:
+def model_family(model: ChatCompletionModel) -> str:
     """``"gpt-oss"``, ``"qwen3"`` or ``"other"``: which reasoning controls the model has."""
-    family = model.options.get("model_family", "auto")
+    family: str = model.options.get("model_family", "auto")
     if family != "auto":
         return family
     model_id = model.model_id.lower()
@@ -57,7 +60,7 @@ _EXCLUSIVE = (
 )
 
 
-def adapt_request(model: Any, params: dict[str, Any]) -> None:
+def adapt_request(model: ChatCompletionModel, params: dict[str, Any]) -> None:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into Groq's."""
     for position, message in enumerate(params["messages"]):
         if "name" in message:
@@ -97,7 +100,7 @@ def _map_reasoning(family: str, params: dict[str, Any]) -> None:
     # enable_thinking stays, so that True is refused by msgflux as having no equivalent.
 
 
-def _reasoning_output(model: Any, family: str, params: dict[str, Any]) -> None:
+def _reasoning_output(model: ChatCompletionModel, family: str, params: dict[str, Any]) -> None:
     """Where Groq puts the reasoning: ``reasoning_format`` / ``include_reasoning``."""
     extra_body = params.get("extra_body") or {}
     reasoning_format = extra_body.get("reasoning_format", model.options.get("reasoning_format"))

@@ -18,11 +18,18 @@ msgflux's ``ToolCallAggregator`` treats a repeated name as the name it already h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec, Quirks
 from msgflux_llamacpp.clients import build_detectors, wrap_clients
 from msgflux_llamacpp.params import adapt_request
 from msgflux_llamacpp.server import check_server_option
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+    from msgflux.models.clients import ChatClients
 
 __all__ = ["PROVIDER"]
 
@@ -56,17 +63,19 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def validate_options(options):
+def validate_options(options: Mapping[str, Any]) -> None:
     check_server_option(options["server"])
 
 
 @hookimpl
-def initialize_client(model, clients):
+def initialize_client(
+    model: ChatCompletionModel, clients: ChatClients | None
+) -> ChatClients | None:
     if clients is None:
         return None
     return wrap_clients(clients, *build_detectors(model))
 
 
 @hookimpl
-def adapt_params(model, params):
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     return adapt_request(model.provider, params)

@@ -15,7 +15,7 @@ and runs on the event loop for async calls, where a first probe must not block.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import ProviderError
 from msgflux.models.clients import ChatClients
@@ -23,10 +23,13 @@ from msgflux_llamacpp.errors import as_bad_request
 from msgflux_llamacpp.params import adapt_for_server
 from msgflux_llamacpp.server import LLAMA_CPP_PYTHON, ServerDetector, check_server_option
 
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+
 __all__ = ["build_detectors", "wrap_clients"]
 
 
-def build_detectors(model: Any) -> tuple[ServerDetector, ServerDetector]:
+def build_detectors(model: ChatCompletionModel) -> tuple[ServerDetector, ServerDetector]:
     """The detectors for ``model``'s sync and async clients (one, when both share a URL).
 
     An injected ``openai`` client (``client=`` / ``async_client=``) sends to its own base URL

@@ -11,9 +11,12 @@ client, or when the environment names a proxy the fast transport does not speak
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from msgflux.models.clients import ChatClients
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["TRANSPORTS", "build_clients"]
 
@@ -32,7 +35,7 @@ def _unsupported_proxy(base_url: str) -> str | None:
     return proxy.split("://", 1)[0] + "://"
 
 
-def build_clients(model: Any) -> ChatClients:
+def build_clients(model: ChatCompletionModel) -> ChatClients:
     """The clients ``model`` asked for with its ``transport`` / ``client`` options.
 
     ``"auto"`` (the default) is msgflux's fast transport, unless an ``openai`` client was

@@ -7,12 +7,16 @@ fast transport's msgspec structs decode through the same code.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.dotdict import dotdict
 from msgflux.errors import ResponseDecodeError
 from msgflux.models.response import ModelStreamResponse
 from msgflux_openai.think_tags import take_reasoning, think_tags_enabled
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+    from msgflux.models.response import ModelResponse
 
 __all__ = ["decode_output", "to_builtins"]
 
@@ -45,7 +49,9 @@ def _field_path(value: Any, path: str) -> Any:
     return value
 
 
-def decode_output(model: Any, output: Any, response: Any) -> None:
+def decode_output(
+    model: ChatCompletionModel, output: Any, response: ModelResponse | ModelStreamResponse
+) -> None:
     """Fill ``response`` from a whole completion, or from one chunk of a stream."""
     if isinstance(response, ModelStreamResponse):
         _decode_chunk(model, output, response)
@@ -53,7 +59,9 @@ def decode_output(model: Any, output: Any, response: Any) -> None:
         _decode_completion(model, output, response)
 
 
-def _decode_completion(model: Any, completion: Any, response: Any) -> None:
+def _decode_completion(
+    model: ChatCompletionModel, completion: Any, response: ModelResponse
+) -> None:
     choices = getattr(completion, "choices", None)
     if not choices:
         raise ResponseDecodeError(
@@ -105,7 +113,7 @@ def _decode_completion(model: Any, completion: Any, response: Any) -> None:
         metadata.model = answering_model  # the model that answered (may name a snapshot)
 
 
-def _decode_chunk(model: Any, chunk: Any, response: ModelStreamResponse) -> None:
+def _decode_chunk(model: ChatCompletionModel, chunk: Any, response: ModelStreamResponse) -> None:
     choices = chunk.choices
     if choices:
         choice = choices[0]

@@ -7,15 +7,18 @@ once, so a derived provider states its facts and never undoes what this mapping 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import UnsupportedParameterError
 from msgflux_openai.compat import image_urls, join_text_parts, strip_tool_strict
 
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+
 __all__ = ["map_params"]
 
 
-def map_params(model: Any, params: dict[str, Any]) -> dict[str, Any]:
+def map_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     """Apply the model's provider quirks to the request (in place, and returned)."""
     quirks = model.quirks
     # OpenAI deprecated `max_tokens` for chat completions (reasoning models reject it);

@@ -113,7 +113,9 @@ def to_httpx_timeout(timeout: Any) -> Any:
 
     if not isinstance(timeout, Timeout):
         return timeout
-    import httpx
+    # The SDK's own Timeout class: httpx's in openai 1.x, httpx2's in later majors (which do
+    # not install httpx at all).
+    from openai import Timeout as SDKTimeout
 
     left = timeout.remaining()
     if left is None and timeout.total is not None:
@@ -125,7 +127,7 @@ def to_httpx_timeout(timeout: Any) -> Any:
         left_now = max(left, 0.001)
         return left_now if value is None else min(value, left_now)
 
-    return httpx.Timeout(
+    return SDKTimeout(
         connect=cap(timeout.connect),
         read=cap(timeout.read),
         write=cap(timeout.read),
@@ -248,7 +250,7 @@ class _PerLoopAsyncClients:
                 _close_on_loop(loop, client)
 
 
-_closing: set[asyncio.Future] = set()  # keeps fire-and-forget closes alive until done
+_closing: set[asyncio.Future[Any]] = set()  # keeps fire-and-forget closes alive until done
 
 
 def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
@@ -429,7 +431,7 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
         headers = dict(response.headers) if response is not None else {}
         body = exc.body
         message = _provider_message(body) or exc.message
-        common = {
+        common: dict[str, Any] = {
             "provider": provider,
             "status": exc.status_code,
             "request_id": exc.request_id,
@@ -479,10 +481,12 @@ def map_sdk_error(exc: BaseException, provider: str) -> BaseException:
 def _provider_message(body: Any) -> str | None:
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-        if isinstance(body.get("message"), str):
-            return body["message"]
+        message = error.get("message") if isinstance(error, dict) else None
+        if isinstance(message, str):
+            return message
+        message = body.get("message")
+        if isinstance(message, str):
+            return message
     if isinstance(body, str) and body:
         return body
     return None

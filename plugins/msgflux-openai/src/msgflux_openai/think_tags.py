@@ -17,12 +17,17 @@ provider's ``Quirks.think_tags``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+    from msgflux.models.response import ModelResponse, ModelStreamResponse
 
 __all__ = ["ThinkTagSplitter", "split_think_tags", "take_reasoning", "think_tags_enabled"]
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
+_SPLITTER_KEY = "_think_tag_splitter"
 
 
 class ThinkTagSplitter:
@@ -115,14 +120,18 @@ def split_think_tags(text: str) -> tuple[str | None, str]:
     return (reasoning + tail_reasoning).rstrip(), content + tail_content
 
 
-def think_tags_enabled(model: Any) -> bool:
+def think_tags_enabled(model: ChatCompletionModel) -> bool:
     """The model's ``think_tags`` option when given, else its provider's quirk."""
     chosen = model.options.get("think_tags")
     return bool(model.quirks.think_tags if chosen is None else chosen)
 
 
 def take_reasoning(
-    model: Any, response: Any, content: str | None, *, final: bool = False
+    model: ChatCompletionModel,
+    response: ModelResponse | ModelStreamResponse,
+    content: str | None,
+    *,
+    final: bool = False,
 ) -> str | None:
     """Move a leading ``<think>`` block of ``content`` into ``response``'s reasoning.
 
@@ -143,10 +152,12 @@ def take_reasoning(
             response.add_reasoning(reasoning)
         return answer
     # The splitter's state lives on the stream it splits: one producer per stream, so no
-    # lock and no registry outlive it.
-    splitter = getattr(response, "_think_tag_splitter", None)
+    # lock and no registry outlive it. It is kept in the stream's instance dict, under a name
+    # ModelStreamResponse does not declare (a plugin's own state, not part of the response).
+    state = vars(response)
+    splitter: ThinkTagSplitter | None = state.get(_SPLITTER_KEY)
     if splitter is None:
-        splitter = response._think_tag_splitter = ThinkTagSplitter()
+        splitter = state[_SPLITTER_KEY] = ThinkTagSplitter()
     reasoning, answer = splitter.feed(content or "")
     if final:
         tail_reasoning, tail_answer = splitter.flush()

@@ -19,12 +19,19 @@ adds OpenRouter's request shape (``params.py``) and reads ``reasoning_details``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from msgflux import hookimpl
 from msgflux.models.response import ModelStreamResponse
 from msgflux.providers import ProviderSpec, Quirks
 from msgflux_openrouter.chat import OpenRouterChatCompletion
 from msgflux_openrouter.params import adapt_request, check_options
 from msgflux_openrouter.reasoning import details_text, merge_details
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
+    from msgflux.models.response import ModelResponse
 
 __all__ = ["PROVIDER"]
 
@@ -65,24 +72,24 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def validate_options(options):
+def validate_options(options: Mapping[str, Any]) -> None:
     check_options(options)
 
 
 @hookimpl
-def adapt_params(model, params):
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     return adapt_request(model, params)
 
 
 @hookimpl
-def extract_reasoning(message, reasoning):
+def extract_reasoning(message: Any, reasoning: str | None) -> str | None:
     if reasoning:
         return None  # `reasoning` carries the same text as the details: keep it
     return details_text(getattr(message, "reasoning_details", None))
 
 
 @hookimpl
-def process_output(output, response):
+def process_output(output: Any, response: ModelResponse | ModelStreamResponse) -> None:
     choices = getattr(output, "choices", None)
     if not choices:
         return
@@ -98,6 +105,6 @@ def process_output(output, response):
         return
     details = getattr(choice.message, "reasoning_details", None)
     if details:
-        blocks: list = []
+        blocks: list[dict[str, Any]] = []
         merge_details(blocks, details)
         response.metadata.reasoning_details = blocks

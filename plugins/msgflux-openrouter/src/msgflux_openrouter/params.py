@@ -11,9 +11,12 @@ the API reference (``max_tokens``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgflux.errors import UnsupportedParameterError
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["WEB_PLUGIN_FIELDS", "adapt_request", "attribution_headers", "check_options"]
 
@@ -58,7 +61,7 @@ def attribution_headers(options: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
+def adapt_request(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into OpenRouter's."""
     extra_body = dict(params.get("extra_body") or {})  # may be the caller's: copy
     _map_reasoning(params, extra_body)

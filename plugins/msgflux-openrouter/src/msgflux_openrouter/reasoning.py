@@ -42,13 +42,12 @@ def merge_details(blocks: list[dict[str, Any]], pieces: Any) -> None:
     for piece in pieces or ():
         piece = _plain(piece)
         last = blocks[-1] if blocks else None
-        same_block = (
-            last is not None
-            and last.get("type") == piece.get("type")
-            and last.get("index") == piece.get("index")
-        )
-        if not same_block:
-            blocks.append(piece)
+        if (
+            last is None
+            or last.get("type") != piece.get("type")
+            or last.get("index") != piece.get("index")
+        ):
+            blocks.append(piece)  # the start of a new block
             continue
         for field in _CONTENT_FIELDS:
             value = piece.get(field)

@@ -15,10 +15,16 @@ plugin's. This plugin adds vLLM's request rules (``params.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from msgflux import hookimpl
 from msgflux.providers import ProviderSpec, Quirks
 from msgflux_vllm.chat import VLLMChatCompletion
 from msgflux_vllm.params import adapt_request, check_options
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["PROVIDER"]
 
@@ -60,10 +66,10 @@ def register_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def validate_options(options):
+def validate_options(options: Mapping[str, Any]) -> None:
     check_options(options)
 
 
 @hookimpl
-def adapt_params(model, params):
+def adapt_params(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     return adapt_request(model, params)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from msgflux.models.chat_completion import ChatCompletionModel
 
 __all__ = ["LEGACY_GUIDED_FIELDS", "adapt_request", "check_options"]
 
@@ -42,7 +45,7 @@ def check_options(options: Mapping[str, Any]) -> None:
         )
 
 
-def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
+def adapt_request(model: ChatCompletionModel, params: dict[str, Any]) -> dict[str, Any]:
     """Turn the OpenAI-shaped request (already mapped by the openai plugin) into vLLM's."""
     extra_body = dict(params.get("extra_body") or {})  # may be the caller's: copy
     _migrate_guided_fields(extra_body)
@@ -54,7 +57,9 @@ def adapt_request(model: Any, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _map_thinking(model: Any, params: dict[str, Any], extra_body: dict[str, Any]) -> None:
+def _map_thinking(
+    model: ChatCompletionModel, params: dict[str, Any], extra_body: dict[str, Any]
+) -> None:
     """Thinking switches (``chat_template_kwargs``) and budget (``thinking_token_budget``).
 
     Thinking is on with ``enable_thinking=True`` or when the request asks for a reasoning

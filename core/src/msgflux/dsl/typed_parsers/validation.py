@@ -33,7 +33,7 @@ def validate_against_schema(
         StructuredOutputError: ``data`` does not fit ``schema``.
     """
     try:
-        value = msgspec.convert(dict(data), schema, strict=False)
+        value: object = msgspec.convert(dict(data), schema, strict=False)
     except (msgspec.ValidationError, TypeError) as exc:
         name = getattr(schema, "__name__", repr(schema))
         raise StructuredOutputError(

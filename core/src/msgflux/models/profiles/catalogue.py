@@ -359,8 +359,8 @@ class Catalogue:
         folded = self._folded.get(provider_id)
         if folded is None:
             folded = {}
-            for mid in sorted(rows):
-                folded.setdefault(mid.lower(), mid)
+            for known in sorted(rows):
+                folded.setdefault(known.lower(), known)
             self._folded[provider_id] = folded
         mid = folded.get(model_id.lower())
         return (mid, rows[mid]) if mid is not None else None

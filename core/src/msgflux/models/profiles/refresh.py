@@ -84,7 +84,7 @@ def _fetch(url: str, timeout: float) -> bytes:
         headers={"User-Agent": _user_agent(), "Accept-Encoding": "gzip"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        data = response.read(_MAX_BYTES + 1)
+        data: bytes = response.read(_MAX_BYTES + 1)
         encoding = (response.headers.get("Content-Encoding") or "").lower()
     if len(data) > _MAX_BYTES:
         raise ValueError(f"response larger than {_MAX_BYTES} bytes")

@@ -142,7 +142,7 @@ def token_counts(usage: Any) -> TokenCounts:
             cached_tokens=_count(usage, "input_tokens_details", "cached_tokens"),
             reasoning_tokens=_count(usage, "output_tokens_details", "reasoning_tokens"),
         )
-    for prompt, candidates, thoughts, cached, tool_use in (
+    for prompt, candidates, thoughts, cached_field, tool_use in (
         (
             "prompt_token_count",
             "candidates_token_count",
@@ -163,7 +163,7 @@ def token_counts(usage: Any) -> TokenCounts:
             return TokenCounts(
                 input_tokens=_count(usage, prompt) + _count(usage, tool_use),
                 output_tokens=_count(usage, candidates) + reasoning,
-                cached_tokens=_count(usage, cached),
+                cached_tokens=_count(usage, cached_field),
                 reasoning_tokens=reasoning,
             )
     if _has(usage, "prompt_eval_count") or _has(usage, "eval_count"):

@@ -106,7 +106,8 @@ def decode_completion(provider: str, body: bytes, headers: dict[str, str]) -> Ch
         raise error_from_payload(msgspec.json.decode(body), provider=provider, headers=headers)
     rate_limit = rate_limit_headers(headers)
     if rate_limit is not None:  # the pipeline moves it to response.metadata.rate_limit
-        completion._msgflux_rate_limit = rate_limit
+        # Not a wire field: ChatCompletion takes extra attributes (dict=True) for this.
+        setattr(completion, "_msgflux_rate_limit", rate_limit)  # noqa: B010
     return completion
 
 

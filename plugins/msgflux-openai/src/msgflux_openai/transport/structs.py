@@ -27,7 +27,7 @@ these and the SDK's objects (``model_dump(exclude_none=True)``) alike.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -111,7 +111,10 @@ class _Extensible(_Struct):
         return out
 
 
-def _build(cls: type[_Extensible], fields: frozenset[str], raw: Any) -> Any:
+_E = TypeVar("_E", bound=_Extensible)
+
+
+def _build(cls: type[_E], fields: frozenset[str], raw: Any) -> _E | None:
     """``cls`` from a decoded JSON object, unknown members kept in ``model_extra``."""
     if raw is None or isinstance(raw, cls):
         return raw
