@@ -108,3 +108,30 @@ def test_a_pickled_gateway_predicts_with_the_workers_key(loopback_server, monkey
 
     assert batch["response"] == ["echo: a", "echo: b"]
     assert {r.headers["authorization"] for r in loopback_server.requests} == {"Bearer sk-worker"}
+
+
+def test_collected_while_another_loop_runs_it_closes_without_an_unawaited_coroutine(
+    loopback_server,
+):
+    import asyncio
+    import gc
+    import warnings
+
+    predictor = ModelPredictor(
+        "openai/m", model_options={"base_url": loopback_server.base_url, "api_key": "k"}
+    )
+    assert predictor({"prompt": ["a"]})["response"] == ["echo: a"]
+    own_loop = predictor._loop
+
+    async def drop_it() -> None:  # a running loop on this thread: its own cannot run here
+        nonlocal predictor
+        del predictor
+        gc.collect()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(drop_it())
+        gc.collect()
+
+    assert own_loop.is_closed()
+    assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -91,11 +91,21 @@ class ModelPredictor:
 
     def __del__(self) -> None:
         loop = getattr(self, "_loop", None)
-        if loop is not None and not loop.is_closed() and not loop.is_running():
+        if loop is None or loop.is_closed() or loop.is_running():
+            return
+        closing = self.model.aclose()
+        try:
+            loop.run_until_complete(closing)
+        except Exception:
+            # The loop could not run here (the collector called this on a thread whose own
+            # loop is running, or the actor is being torn down): never leave the coroutine
+            # unawaited, and release the connections the blocking way.
+            closing.close()
             try:
-                loop.run_until_complete(self.model.aclose())
-            except Exception:  # an actor being torn down: nothing more to do
+                self.model.close()
+            except Exception:
                 pass
+        finally:
             loop.close()
 
 
