@@ -23,6 +23,8 @@ from msgflux.testing.server import Reply, ToolCall
 
 NEVER = 60.0
 BOUND = 15.0
+# a's silences end at its read limit; connecting to it is never what these tests time.
+SHORT_READ = mf.Timeout(connect=NEVER, read=0.5)
 
 
 def chunk(text: str | None = None, finish: str | None = None) -> dict[str, Any]:
@@ -88,7 +90,7 @@ async def aread(response: Any) -> tuple[list[str], BaseException | None]:
 )
 def test_a_stream_that_fails_before_its_first_chunk_moves_on(pair, count, stopwatch, fault):
     a, b, build = pair
-    gateway = build(timeout=0.5)
+    gateway = build(timeout=SHORT_READ)
     a.enqueue(fault)
     with stopwatch() as watch:
         response = gateway("hello", stream=True)
@@ -102,7 +104,7 @@ def test_a_stream_that_fails_before_its_first_chunk_moves_on(pair, count, stopwa
 
 def test_a_slow_first_token_moves_on_after_the_timeout(pair, count, stopwatch):
     a, b, build = pair
-    gateway = build(timeout=0.5)
+    gateway = build(timeout=SHORT_READ)
     a.enqueue(Reply.text("too late", delay=NEVER))
     with stopwatch() as watch:
         response = gateway("hello", stream=True)
@@ -114,7 +116,7 @@ def test_a_slow_first_token_moves_on_after_the_timeout(pair, count, stopwatch):
 
 async def test_a_slow_first_token_moves_on_async(pair, count, stopwatch):
     a, b, build = pair
-    gateway = build(timeout=0.5)
+    gateway = build(timeout=SHORT_READ)
     a.enqueue(Reply.text("too late", delay=NEVER))
     with stopwatch() as watch:
         response = await gateway.acall("hello", stream=True)
@@ -226,7 +228,7 @@ def test_a_stream_broken_after_delivery_says_how_much_arrived(
 
 def test_a_stream_that_stalls_mid_answer_ends_at_the_read_timeout(pair, count, stopwatch):
     a, b, build = pair
-    gateway = build(timeout=0.5)
+    gateway = build(timeout=SHORT_READ)
     a.enqueue(Reply.text("one two three", stall_after=2))  # role chunk, "one", then silence
     response = gateway("hello", stream=True)
     with stopwatch() as watch:

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from msgflux.errors import RequestTimeoutError
-from msgflux.http import Client
+from msgflux.http import Client, Timeout
 from msgflux.testing.server import LoopbackServer, Reply
 
 from .conftest import client_sockets
@@ -151,7 +151,7 @@ async def test_max_connections_caps_async_concurrency(server, sockets):
 
 
 async def test_waiting_for_a_free_connection_times_out(server):
-    clients = Client(server.base_url, timeout=0.2, max_connections=1)
+    clients = Client(server.base_url, timeout=Timeout(connect=0.2, read=10), max_connections=1)
     try:
         server.enqueue(Reply.text("slow", delay=1))
         first = asyncio.ensure_future(clients.arequest("POST", PATH, _body("hi"), timeout=5))
@@ -174,7 +174,7 @@ def test_sync_client_is_thread_safe(server, client, sockets):
 
 
 def test_sync_max_connections(server):
-    clients = Client(server.base_url, timeout=0.3, max_connections=1)
+    clients = Client(server.base_url, timeout=Timeout(connect=0.3, read=10), max_connections=1)
     try:
         server.enqueue(Reply.text("a b", stall_after=1))
         stream = _open_stream(clients)
